@@ -1,0 +1,202 @@
+"""The command line: one small function per subcommand, one error boundary.
+
+This is the only module that reads os.environ; everything below it gets values passed in.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Callable, List, Optional
+
+import typer
+
+from dind_cluster import settings as settings_mod
+from dind_cluster.errors import DindError, NotBuiltYet
+from dind_cluster.ui import Progress, format_error
+
+
+def _boundary(func: Callable) -> Callable:
+    """Known errors: `ERROR: …`, exit 1. Ctrl-C: 130. Anything else: a hint to rerun with -v, exit 3."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DindError as exc:
+            typer.echo(format_error(exc.message, exc.hint), err=True)
+            raise typer.Exit(exc.exit_code)
+        except (KeyboardInterrupt, typer.Abort):
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(130)
+        except typer.Exit:
+            raise
+        except Exception as exc:  # the boundary: nothing unexpected escapes as a traceback
+            if _VERBOSE[0]:
+                traceback.print_exc()
+            typer.echo(f"ERROR: unexpected error: {type(exc).__name__}: {exc}", err=True)
+            typer.echo("Run again with -v for details.", err=True)
+            raise typer.Exit(3)
+
+    return run
+
+
+_VERBOSE = [False]
+
+
+def command(name: str, **kwargs) -> Callable:
+    """Register a subcommand behind the error boundary."""
+    return lambda func: app.command(name, **kwargs)(_boundary(func))
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Multi-node Kubernetes clusters made of Docker containers (kubeadm-dind-cluster, today).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class Session:
+    """What every subcommand shares: the caller's environment, flags, and progress output."""
+
+    environ: dict
+    flags: dict
+    env_file: Optional[Path]
+    progress: Progress
+    verbose: bool
+    _settings: Optional[settings_mod.Settings] = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> settings_mod.Settings:
+        if self._settings is None:
+            self._settings = settings_mod.resolve(
+                self.environ,
+                flags=self.flags,
+                env_file=self.env_file,
+                config_path=settings_mod.default_config_path(self.environ),
+            )
+        return self._settings
+
+    @property
+    def values(self) -> dict:
+        return self.settings.values_map()
+
+    def plan(self):
+        from dind_cluster.plan import make_plan
+
+        return make_plan(self.values)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show commands run and rendered configs.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
+    env_file: Annotated[Optional[Path], typer.Option("--env-file", help="dotenv file (above config.sh, below the environment).")] = None,
+    nodes: Annotated[Optional[str], typer.Option("--nodes", help="NUM_NODES: number of worker nodes.")] = None,
+    cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.")] = None,
+    ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.")] = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.")] = None,
+    cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.")] = None,
+    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION, e.g. v1.31.4.")] = None,
+    apiserver_port: Annotated[Optional[str], typer.Option("--apiserver-port", help="APISERVER_PORT on host loopback.")] = None,
+) -> None:
+    """Settings: defaults < config.sh < --env-file < environment < these flags."""
+    _VERBOSE[0] = verbose
+    flags = {
+        "NUM_NODES": nodes, "CLUSTER_ID": cluster_id, "IP_MODE": ip_mode, "DIND_LABEL": label,
+        "CNI_PLUGIN": cni, "DIND_K8S_VERSION": k8s_version, "APISERVER_PORT": apiserver_port,
+    }
+    ctx.obj = Session(
+        environ=dict(os.environ), flags=flags, env_file=env_file,
+        progress=Progress(quiet=quiet, verbose=verbose), verbose=verbose,
+    )
+
+
+def _session(ctx: typer.Context) -> Session:
+    return ctx.obj
+
+
+# --- settings -------------------------------------------------------------------------------
+
+@command("config")
+def config_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the resolved cluster plan as JSON.")] = False,
+) -> None:
+    """Show the resolved settings (NAME=value  (source)), or the cluster plan with --json."""
+    session = _session(ctx)
+    if as_json:
+        from dind_cluster.plan import plan_to_json
+
+        typer.echo(json.dumps(plan_to_json(session.plan()), indent=2))
+        return
+    session.plan()  # validate, so that a bad value is reported here too
+    for name, setting in session.settings.listed():
+        typer.echo(f"{name}={setting.value}  ({setting.source})")
+
+
+# --- dumps that need no cluster -------------------------------------------------------------
+
+def _split(kind: str) -> None:
+    from dind_cluster import dump
+
+    target = Path.cwd() / "cluster-dump"
+    reader = dump.split_dump64 if kind == "64" else dump.split_dump
+    paths = reader(sys.stdin.buffer, target)
+    typer.echo(dump.listing(paths))
+
+
+@command("split-dump")
+def split_dump_cmd() -> None:
+    """Split a dump read on stdin into ./cluster-dump/ (one file per @@@ section)."""
+    _split("")
+
+
+@command("split-dump64")
+def split_dump64_cmd() -> None:
+    """Find the base64 dump in a CI log on stdin and split it into ./cluster-dump/."""
+    _split("64")
+
+
+# --- commands not built yet -----------------------------------------------------------------
+
+def _not_built(name: str, help_text: str) -> None:
+    def not_built(ctx: typer.Context, args: Annotated[Optional[List[str]], typer.Argument(hidden=True)] = None) -> None:
+        raise NotBuiltYet(name)
+
+    not_built.__doc__ = help_text
+    command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(not_built)
+
+
+_PENDING = {
+    "up": "Bring up the cluster (restores the snapshot when there is one).",
+    "reup": "Like up, but picks up a new node image without re-running kubeadm when a snapshot exists.",
+    "down": "Remove the node containers; keep volumes and the network so the next up is fast.",
+    "init": "Start the master and run kubeadm init \\[kubeadm-args…].",
+    "join": "Add a node and run kubeadm join \\[kubeadm-args…].",
+    "pause": "Pause every node container of the cluster.",
+    "unpause": "Unpause every node container of the cluster.",
+    "snapshot": "Save the nodes' state so that up restores it.",
+    "restore": "Recreate the nodes from the snapshot.",
+    "clean": "Remove everything carrying this cluster's label (--all: every cluster).",
+    "copy-image": "Load local images into every node's containerd.",
+    "e2e": "Run the conformance e2e tests \\[focus] \\[skip].",
+    "e2e-serial": "Run the serial conformance e2e tests \\[focus] \\[skip].",
+    "dump": "Print the cluster's state to stdout (@@@ sections).",
+    "dump64": "Print the dump compressed and base64-encoded, for CI logs.",
+    "apiserver-port": "Print the host port of the apiserver.",
+    "build-image": "Build the node image (done by up when missing).",
+}
+for _name, _help in _PENDING.items():
+    _not_built(_name, _help)
+
+
+def main() -> None:
+    app(prog_name="dind-cluster")

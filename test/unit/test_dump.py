@@ -180,7 +180,8 @@ def test_names_leaving_the_directory_are_rejected_before_anything_is_written(tmp
 
 def test_split_dump_reads_a_text_stream_too(tmp_path):
     dump.split_dump(io.StringIO(SAMPLE.decode()), tmp_path)
-    assert (tmp_path / "pod-kube-master-kube-system-etcd--etcd.log").read_bytes() == b"etcd started\n"
+    etcd_log = tmp_path / "pod-kube-master-kube-system-etcd--etcd.log"
+    assert etcd_log.read_bytes() == b"etcd started\n"
 
 
 def test_a_file_that_cannot_be_written_is_a_dind_error(tmp_path):
@@ -191,7 +192,8 @@ def test_a_file_that_cannot_be_written_is_a_dind_error(tmp_path):
 
 
 def test_listing_is_sorted_with_mode_and_aligned_sizes(tmp_path):
-    paths = dump.split_dump(io.BytesIO(b"@@@ zz @@@\n" + b"x" * 1200 + b"\n@@@ aa @@@\ny\n"), tmp_path)
+    data = b"@@@ zz @@@\n" + b"x" * 1200 + b"\n@@@ aa @@@\ny\n"
+    paths = dump.split_dump(io.BytesIO(data), tmp_path)
     lines = dump.listing(paths).splitlines()
     assert [line.split()[-1] for line in lines] == ["aa", "zz"]
     assert [line.split()[1] for line in lines] == ["2", "1201"]
@@ -201,7 +203,8 @@ def test_listing_is_sorted_with_mode_and_aligned_sizes(tmp_path):
 
 # --- property: whatever we write, we read back -----------------------------------------------
 
-names = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True).filter(lambda n: n not in (".", ".."))
+names = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True).filter(
+    lambda n: n not in (".", ".."))
 lines = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")).filter(
     lambda b: not (b.startswith(b"@@@ ") and b.endswith(b" @@@")))
 

@@ -75,7 +75,8 @@ def test_our_blob_in_a_log_is_read_by_the_originals_split_dump64(tmp_path):
 @needs_tools
 def test_our_blob_is_byte_for_byte_what_lzma_and_base64_print():
     data = random.Random(3).randbytes(5000) + DUMP
-    expected = b"%%% start-base64 %%%\n" + run("lzma | base64 -w 100", data) + b"%%% end-base64 %%%\n"
+    blob = run("lzma | base64 -w 100", data)
+    expected = b"%%% start-base64 %%%\n" + blob + b"%%% end-base64 %%%\n"
     assert dump.encode_dump64(data).encode() == expected
 
 

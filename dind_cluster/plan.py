@@ -132,9 +132,6 @@ def make_plan(values: Mapping[str, str]) -> ClusterPlan:
     service = check.service_network(v.get("SERVICE_CIDR", SERVICE_DEFAULTS[mode]), mode)
     extras = _ipv6_extras(v, ident, mgmt[-1]) if mode == "ipv6" else None
     allow_aaaa, warnings = _aaaa_use(v, mode)
-    if allow_aaaa and check.is_set(v.get("GCE_HOSTED")):
-        raise ConfigError("GCE_HOSTED", "GCE does not support IPv6 for external addresses",
-                          "unset GCE_HOSTED, or use IP_MODE=ipv6 without DIND_ALLOW_AAAA_USE")
     check.check_overlaps(_named_networks(mgmt_var, mgmt, pods, service, extras))
     check.check_management_room(mgmt_var, mgmt, mode)
     check.check_num_nodes(num_nodes, mgmt_var, mgmt, mode)
@@ -146,14 +143,7 @@ def make_plan(values: Mapping[str, str]) -> ClusterPlan:
         context=naming.context_name(ident.suffix),
         network=_network_plan(ident.suffix, mgmt, extras), nodes=nodes,
         service_cidr=str(service), service_net_mode=f"ipv{service.version}",
-        dns_svc_ip=check.dns_service_ip(service),
-        dns_server=extras.dns64.ips[0] if extras else None,
-        dns64_prefix_cidr=str(extras.dns64_prefix) if extras else None,
-        local_nat64_server=extras.nat64.ips[-1] if extras else None,
-        nat64_v4_subnet_prefix=extras.nat64_prefix if extras else None,
-        nat64_v4_subnet=extras.nat64_subnet if extras else None,
-        nat64_pool=f"{extras.nat64_prefix}.0.128/25" if extras else None,
-        dns64=extras.dns64 if extras else None, nat64=extras.nat64 if extras else None,
+        dns_svc_ip=check.dns_service_ip(service), **_ipv6_fields(extras),
         remote_dns64_v4server=v.get("REMOTE_DNS64_V4SERVER", "8.8.8.8"),
         allow_aaaa_use=allow_aaaa,
         use_hairpin=check.parse_bool("USE_HAIRPIN", v.get("USE_HAIRPIN"), mode != "ipv4"),
@@ -200,13 +190,32 @@ def _ipv6_extras(v: _Values, ident: naming.Identity, v6_mgmt: IPNetwork) -> _Ipv
     return _Ipv6Extras(dns64_prefix, prefix, bind9, tayga)
 
 
+def _ipv6_fields(extras: Optional[_Ipv6Extras]) -> dict:
+    """The ClusterPlan fields that only IPv6-only clusters fill."""
+    if extras is None:
+        return dict.fromkeys(("dns_server", "dns64_prefix_cidr", "local_nat64_server",
+                              "nat64_v4_subnet_prefix", "nat64_v4_subnet", "nat64_pool",
+                              "dns64", "nat64"))
+    return dict(dns_server=extras.dns64.ips[0], dns64_prefix_cidr=str(extras.dns64_prefix),
+                local_nat64_server=extras.nat64.ips[-1],
+                nat64_v4_subnet_prefix=extras.nat64_prefix,
+                nat64_v4_subnet=extras.nat64_subnet,
+                nat64_pool=f"{extras.nat64_prefix}.0.128/25",
+                dns64=extras.dns64, nat64=extras.nat64)
+
+
 def _aaaa_use(v: _Values, mode: str) -> tuple[bool, tuple[str, ...]]:
-    """Dual-stack always uses real AAAA records; IPv4 ignores the setting with a warning."""
+    """Dual-stack always uses real AAAA records; IPv4 ignores the setting with a warning.
+    GCE can't give IPv6 external addresses, so AAAA use there is an error."""
     wanted = check.is_set(v.get("DIND_ALLOW_AAAA_USE"))
     if mode == "ipv4":
         warning = "DIND_ALLOW_AAAA_USE is for IPv6 mode; ignoring it"
         return False, (warning,) if wanted else ()
-    return (True if mode == DUAL else wanted), ()
+    allow = True if mode == DUAL else wanted
+    if allow and check.is_set(v.get("GCE_HOSTED")):
+        raise ConfigError("GCE_HOSTED", "GCE does not support IPv6 for external addresses",
+                          "unset GCE_HOSTED, or use IP_MODE=ipv6 without DIND_ALLOW_AAAA_USE")
+    return allow, ()
 
 
 def _named_networks(mgmt_var, mgmt, pods, service, extras) -> list[tuple[str, IPNetwork]]:

@@ -165,6 +165,97 @@ def split_dump64_cmd() -> None:
     _split("64")
 
 
+# --- cluster lifecycle -----------------------------------------------------------------------
+
+def _action_context(ctx: typer.Context):
+    from dind_cluster.actions.context import ActionContext
+
+    session = _session(ctx)
+    return ActionContext(plan=session.plan(), values=session.values, environ=session.environ,
+                         progress=session.progress)
+
+
+def _cluster():
+    from dind_cluster.actions import cluster
+
+    return cluster
+
+
+RetainOpt = Annotated[bool, typer.Option("--retain", help="Keep what a failed run created, for debugging.")]
+
+
+@command("up")
+def up_cmd(ctx: typer.Context, retain: RetainOpt = False) -> None:
+    """Bring up the cluster (restores the snapshot when there is one)."""
+    _cluster().up(_action_context(ctx), retain=retain)
+
+
+@command("reup")
+def reup_cmd(ctx: typer.Context, retain: RetainOpt = False) -> None:
+    """Recreate the node containers (from the snapshot when there is one) and wait until Ready."""
+    actions = _action_context(ctx)
+    _cluster().down(actions)
+    _cluster().up(actions, retain=retain)
+
+
+@command("down")
+def down_cmd(ctx: typer.Context) -> None:
+    """Remove the node containers; keep volumes, snapshot and network so the next up is fast."""
+    _cluster().down(_action_context(ctx))
+
+
+@command("clean")
+def clean_cmd(
+    ctx: typer.Context,
+    everything: Annotated[bool, typer.Option("--all", help="Every dind-cluster cluster on this engine.")] = False,
+) -> None:
+    """Remove everything carrying this cluster's label (--all: every cluster)."""
+    _cluster().clean(_action_context(ctx), everything=everything)
+
+
+@command("snapshot")
+def snapshot_cmd(ctx: typer.Context) -> None:
+    """Save the nodes' state so that up (or restore) brings it back."""
+    _cluster().snapshot(_action_context(ctx))
+
+
+@command("restore")
+def restore_cmd(ctx: typer.Context, retain: RetainOpt = False) -> None:
+    """Recreate the nodes from the snapshot."""
+    actions = _action_context(ctx)
+    _cluster().down(actions)
+    _cluster().restore(actions, retain=retain)
+
+
+@command("pause")
+def pause_cmd(ctx: typer.Context) -> None:
+    """Pause every node container of the cluster."""
+    _cluster().pause(_action_context(ctx))
+
+
+@command("unpause")
+def unpause_cmd(ctx: typer.Context) -> None:
+    """Unpause every node container of the cluster."""
+    _cluster().unpause(_action_context(ctx))
+
+
+@command("apiserver-port")
+def apiserver_port_cmd(ctx: typer.Context) -> None:
+    """Print the host port of the apiserver (0 when there is none yet)."""
+    typer.echo(_cluster().apiserver_port(_action_context(ctx)))
+
+
+@command("build-image")
+def build_image_cmd(ctx: typer.Context) -> None:
+    """Build the node image now (up builds it when missing)."""
+    from dind_cluster.backend.images import ensure_node_image
+
+    session = _session(ctx)
+    with session.progress.step("Building the node image"):
+        tag = ensure_node_image(session.values, session.environ, progress=session.progress.detail, force=True)
+    typer.echo(tag)
+
+
 # --- commands not built yet -----------------------------------------------------------------
 
 def _not_built(name: str, help_text: str) -> None:
@@ -176,23 +267,13 @@ def _not_built(name: str, help_text: str) -> None:
 
 
 _PENDING = {
-    "up": "Bring up the cluster (restores the snapshot when there is one).",
-    "reup": "Like up, but picks up a new node image without re-running kubeadm when a snapshot exists.",
-    "down": "Remove the node containers; keep volumes and the network so the next up is fast.",
     "init": "Start the master and run kubeadm init \\[kubeadm-args…].",
     "join": "Add a node and run kubeadm join \\[kubeadm-args…].",
-    "pause": "Pause every node container of the cluster.",
-    "unpause": "Unpause every node container of the cluster.",
-    "snapshot": "Save the nodes' state so that up restores it.",
-    "restore": "Recreate the nodes from the snapshot.",
-    "clean": "Remove everything carrying this cluster's label (--all: every cluster).",
     "copy-image": "Load local images into every node's containerd.",
     "e2e": "Run the conformance e2e tests \\[focus] \\[skip].",
     "e2e-serial": "Run the serial conformance e2e tests \\[focus] \\[skip].",
     "dump": "Print the cluster's state to stdout (@@@ sections).",
     "dump64": "Print the dump compressed and base64-encoded, for CI logs.",
-    "apiserver-port": "Print the host port of the apiserver.",
-    "build-image": "Build the node image (done by up when missing).",
 }
 for _name, _help in _PENDING.items():
     _not_built(_name, _help)

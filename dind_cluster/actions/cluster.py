@@ -1,0 +1,184 @@
+"""`up` and the other lifecycle commands, as lists of small steps sharing one ActionContext."""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from dind_cluster.actions import hostconfig, kube
+from dind_cluster.actions.context import ActionContext
+from dind_cluster.backend import nodes as backend, snapshots
+from dind_cluster.backend.containers import wait_for_nodes
+from dind_cluster.backend.network import ensure_network
+from dind_cluster.backend.runmode import detect_run_mode
+from dind_cluster.errors import ConfigError, DindError
+
+NODE_BOOT_TIMEOUT = 180.0
+
+
+def up(ctx: ActionContext, retain: bool = False) -> None:
+    """Restore the snapshot when there is one, otherwise bring up a new cluster."""
+    if _running_master(ctx):
+        ctx.progress.line(f"Cluster {ctx.plan.context} is already up; use 'down' or 'clean' first to recreate it.")
+        return
+    if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, ctx.plan):
+        restore(ctx, retain=retain)
+    else:
+        fresh_up(ctx, retain=retain)
+    print_cluster_info(ctx)
+
+
+def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = ()) -> None:
+    """Every step of a new cluster; a failure removes what this run created unless `retain`."""
+    image = _node_image(ctx)
+    run_mode = _run_mode(ctx, image)
+    _forget_old_state(ctx)
+    created = backend.Created()
+    try:
+        containers = _start_nodes(ctx, image, run_mode, created)
+        master, workers = containers[0], containers[1:]
+        with ctx.progress.step(f"Running kubeadm init on {master.name}"):
+            version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args)
+        _publish_kubeconfig(ctx, master)
+        if workers:
+            with ctx.progress.step(f"Joining {len(workers)} node(s)"):
+                kube.join_nodes(ctx, master, workers, version)
+        _pod_network_and_wait(ctx, containers)
+        if not ctx.flag("SKIP_SNAPSHOT"):
+            snapshot(ctx)
+    except BaseException:
+        if not retain:
+            with ctx.progress.step("Removing what this run created (--retain keeps it)"):
+                created.rollback()
+        raise
+
+
+def restore(ctx: ActionContext, retain: bool = False) -> None:
+    """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
+    run_mode = _run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
+    created = backend.Created()
+    try:
+        with ctx.progress.step("Restoring node containers from the snapshot"):
+            ensure_network(ctx.client, ctx.plan, created)
+            containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
+                                                 apiserver_port=_wanted_port(ctx))
+            wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+        _publish_kubeconfig(ctx, containers[0])
+        _pod_network_and_wait(ctx, containers)
+    except BaseException:
+        if not retain:
+            created.rollback()
+        raise
+
+
+def down(ctx: ActionContext) -> None:
+    with ctx.progress.step(f"Removing the node containers of {ctx.plan.context} (volumes and snapshot kept)"):
+        backend.remove_nodes(ctx.client, ctx.plan.cluster_key)
+
+
+def clean(ctx: ActionContext, everything: bool = False) -> None:
+    """Remove every Docker object with this cluster's label (or any cluster's), and the kubeconfig entry."""
+    key = None if everything else ctx.plan.cluster_key
+    with ctx.progress.step("Removing " + ("every dind-cluster cluster" if everything else f"cluster {ctx.plan.context}")):
+        backend.clean(ctx.client, key)
+    if not everything and hostconfig.forget_kubeconfig(ctx):
+        ctx.progress.line(f"Removed context {ctx.plan.context} from the kubeconfig")
+
+
+def snapshot(ctx: ActionContext) -> None:
+    with ctx.progress.step("Taking a snapshot of the cluster"):
+        snapshots.snapshot_nodes(ctx.client, ctx.plan)
+
+
+def pause(ctx: ActionContext) -> None:
+    with ctx.progress.step("Pausing the cluster"):
+        backend.pause(ctx.client, ctx.plan.cluster_key)
+
+
+def unpause(ctx: ActionContext) -> None:
+    with ctx.progress.step("Unpausing the cluster"):
+        backend.unpause(ctx.client, ctx.plan.cluster_key)
+
+
+def apiserver_port(ctx: ActionContext) -> int:
+    """APISERVER_PORT when set, else the master's published port, else 0 (as the original)."""
+    return _wanted_port(ctx) or backend.master_port(ctx.client, ctx.plan) or 0
+
+
+def print_cluster_info(ctx: ActionContext) -> None:
+    plan = ctx.plan
+    mgmt = [s for s in plan.network.subnets if s != plan.nat64_v4_subnet]
+    print(f"Network Mode: {plan.ip_mode}\nCluster context: {plan.context}\nCluster ID: {plan.cluster_id}\n"
+          f"Management CIDR(s): {' '.join(mgmt)}\nService CIDR/mode: {plan.service_cidr}/{plan.service_net_mode}\n"
+          f"Pod CIDR(s): {' '.join(plan.pod_network_cidrs)}", file=sys.stdout, flush=True)
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+def _node_image(ctx: ActionContext) -> str:
+    if ctx.value("DIND_IMAGE"):
+        return ctx.value("DIND_IMAGE")
+    from dind_cluster.backend.images import ensure_node_image
+
+    with ctx.progress.step("Making sure the node image is built"):
+        return ensure_node_image(ctx.values, ctx.environ, progress=ctx.progress.detail)
+
+
+def _run_mode(ctx: ActionContext, image: str):
+    run_mode = detect_run_mode(ctx.client, image)
+    if not run_mode.privileged:
+        ctx.progress.detail(f"--privileged isn't available here; nodes run without {', '.join(run_mode.cap_drop)}")
+    return run_mode
+
+
+def _forget_old_state(ctx: ActionContext) -> None:
+    """A new cluster starts from empty volumes: drop old node containers, volumes and snapshots."""
+    objs = backend.list_cluster(ctx.client, ctx.plan.cluster_key)
+    if objs.containers or objs.volumes or objs.images:
+        with ctx.progress.step("Removing the previous state of this cluster"):
+            backend.clean(ctx.client, ctx.plan.cluster_key)
+
+
+def _start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
+    with ctx.progress.step(f"Creating network {ctx.plan.network.name}"):
+        ensure_network(ctx.client, ctx.plan, created)
+    with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
+        containers = backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
+                                          apiserver_port=_wanted_port(ctx))
+        wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+    return containers
+
+
+def _publish_kubeconfig(ctx: ActionContext, master) -> None:
+    master.reload()
+    port = backend.master_port(ctx.client, ctx.plan)
+    if not port:
+        raise DindError(f"{master.name} publishes no apiserver port", "run 'dind-cluster down' and 'up' again")
+    with ctx.progress.step(f"Setting kubectl context {ctx.plan.context} (https://{ctx.plan.apiserver_host}:{port})"):
+        hostconfig.export_kubeconfig(ctx, master, port)
+    hostconfig.run_port_forwarder(ctx, port)
+
+
+def _pod_network_and_wait(ctx: ActionContext, containers: list) -> None:
+    master = containers[0]
+    with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
+        kube.setup_pod_network(ctx, containers)
+    if not ctx.plan.workers:
+        kube.remove_master_taint(master, ctx.plan)
+    timeout = float(ctx.value("DIND_WAIT_TIMEOUT", "300"))
+    with ctx.progress.step("Waiting for the nodes and kube-system pods to be Ready"):
+        kube.wait_until_ready(ctx, master, timeout)
+
+
+def _wanted_port(ctx: ActionContext):
+    """APISERVER_PORT, or None for a free random port."""
+    port = ctx.value("APISERVER_PORT")
+    if not port:
+        return None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError("APISERVER_PORT", f"'{port}' is not a port number", "use 1..65535, or leave it empty for a free port")
+    return int(port)
+
+
+def _running_master(ctx: ActionContext) -> bool:
+    found = [c for c in backend.node_containers(ctx.client, ctx.plan.cluster_key) if c.name == ctx.plan.master.name]
+    return bool(found) and found[0].status in ("running", "paused")

@@ -7,7 +7,9 @@ JoinConfiguration and fetch the kubelet configuration from the cluster.
 
 Settings read from `values`: FEATURE_GATES and KUBELET_FEATURE_GATES (`A=true,B=false`, or
 `none`/empty for nothing) and every APISERVER_x_y / CONTROLLER_MANAGER_x_y / SCHEDULER_x_y
-(name part in lowercase letters and underscores), which becomes the component flag `x-y`.
+(name part in lowercase letters and underscores as in the original, digits allowed after the
+first character so that flags such as node-cidr-mask-size-ipv4 can be set), which becomes the
+component flag `x-y`.
 """
 from __future__ import annotations
 
@@ -85,8 +87,8 @@ def _gates_flag(gates: Mapping[str, bool]) -> str:
 
 def extra_args(values: Mapping[str, str], prefix: str) -> dict[str, str]:
     """Flags from `<PREFIX>_<name>=value` variables: APISERVER_audit_log_path=/x gives
-    {'audit-log-path': '/x'}. Only lowercase-and-underscore names count (APISERVER_PORT does not)."""
-    pattern = re.compile(rf"^{re.escape(prefix.rstrip('_'))}_([a-z_]+)$")
+    {'audit-log-path': '/x'}. Only lowercase names count (APISERVER_PORT does not)."""
+    pattern = re.compile(rf"^{re.escape(prefix.rstrip('_'))}_([a-z_][a-z0-9_]*)$")
     found = {}
     for name, value in values.items():
         match = pattern.match(name)

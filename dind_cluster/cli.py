@@ -90,7 +90,10 @@ class Session:
     def plan(self):
         from dind_cluster.plan import make_plan
 
-        return make_plan(self.values)
+        plan = make_plan(self.values)
+        for warning in plan.warnings:
+            typer.echo(f"WARNING: {warning}", err=True)
+        return plan
 
 
 @app.callback()
@@ -256,6 +259,28 @@ def build_image_cmd(ctx: typer.Context) -> None:
     typer.echo(tag)
 
 
+KubeadmArgs = Annotated[Optional[List[str]], typer.Argument(help="Passed on to kubeadm.")]
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+@command("init", context_settings=_PASS_THROUGH)
+def init_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: RetainOpt = False) -> None:
+    """Start the master and run kubeadm init \\[kubeadm-args…]."""
+    _cluster().init(_action_context(ctx), kubeadm_args or [], retain=retain)
+
+
+@command("join", context_settings=_PASS_THROUGH)
+def join_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: RetainOpt = False) -> None:
+    """Add a node to the running cluster and run kubeadm join \\[kubeadm-args…] (default: a fresh token)."""
+    typer.echo(_cluster().join(_action_context(ctx), kubeadm_args or [], retain=retain))
+
+
+@command("copy-image")
+def copy_image_cmd(ctx: typer.Context, images: Annotated[List[str], typer.Argument(help="Local image names.")]) -> None:
+    """Load local images into every node's containerd (k8s.io namespace)."""
+    _cluster().copy_image(_action_context(ctx), images)
+
+
 # --- commands not built yet -----------------------------------------------------------------
 
 def _not_built(name: str, help_text: str) -> None:
@@ -267,9 +292,6 @@ def _not_built(name: str, help_text: str) -> None:
 
 
 _PENDING = {
-    "init": "Start the master and run kubeadm init \\[kubeadm-args…].",
-    "join": "Add a node and run kubeadm join \\[kubeadm-args…].",
-    "copy-image": "Load local images into every node's containerd.",
     "e2e": "Run the conformance e2e tests \\[focus] \\[skip].",
     "e2e-serial": "Run the serial conformance e2e tests \\[focus] \\[skip].",
     "dump": "Print the cluster's state to stdout (@@@ sections).",

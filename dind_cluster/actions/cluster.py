@@ -182,3 +182,76 @@ def _wanted_port(ctx: ActionContext):
 def _running_master(ctx: ActionContext) -> bool:
     found = [c for c in backend.node_containers(ctx.client, ctx.plan.cluster_key) if c.name == ctx.plan.master.name]
     return bool(found) and found[0].status in ("running", "paused")
+
+
+def init(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> None:
+    """The master alone, with `kubeadm init <kubeadm_args>` (workers come with `join`)."""
+    master_only = _with_workers(ctx, 0)
+    fresh_up_master_only(master_only, kubeadm_args, retain)
+
+
+def fresh_up_master_only(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool) -> None:
+    image = _node_image(ctx)
+    run_mode = _run_mode(ctx, image)
+    _forget_old_state(ctx)
+    created = backend.Created()
+    try:
+        master = _start_nodes(ctx, image, run_mode, created)[0]
+        with ctx.progress.step(f"Running kubeadm init on {master.name}"):
+            kube.init_master(ctx, master, run_mode.cgroup_version == 1, kubeadm_args)
+        _publish_kubeconfig(ctx, master)
+    except BaseException:
+        if not retain:
+            created.rollback()
+        raise
+
+
+def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> str:
+    """Add one worker to the running cluster: container, kubeadm join, CNI config and routes."""
+    existing = backend.node_containers(ctx.client, ctx.plan.cluster_key)
+    if not any(c.name == ctx.plan.master.name and c.status == "running" for c in existing):
+        raise DindError(f"cluster {ctx.plan.context} has no running master", "run 'dind-cluster up' or 'init' first")
+    grown = _with_workers(ctx, len(existing))          # the next kube-node-<k> with its planned addresses
+    node = grown.plan.nodes[-1]
+    image = existing[0].image.id
+    run_mode = _run_mode(ctx, image)
+    created = backend.Created()
+    try:
+        with ctx.progress.step(f"Starting node container {node.name}"):
+            container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,))[0]
+            wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT)
+        master = existing[0]
+        with ctx.progress.step(f"Joining {node.name}"):
+            if kubeadm_args:
+                kube.exec_in(container, ["kubeadm", "join", "--ignore-preflight-errors=all", *kubeadm_args])
+            else:
+                kube.join_nodes(grown, master, [container], kube.kubeadm_version(master))
+        if grown.plan.cni_plugin in kube.LOCAL_CNI:
+            with ctx.progress.step("Updating CNI configuration and static routes"):
+                everyone = backend.node_containers(ctx.client, ctx.plan.cluster_key)
+                kube.write_cni_configs(grown, [container])
+                kube.add_static_routes(grown, everyone)
+    except BaseException:
+        if not retain:
+            created.rollback()
+        raise
+    return node.name
+
+
+def copy_image(ctx: ActionContext, images: Sequence[str]) -> None:
+    from dind_cluster.backend.transfer import copy_image as copy
+
+    def report(node: str, ref: str, imported: bool) -> None:
+        ctx.progress.line(f"  {node}: {ref} " + ("loaded" if imported else "already there"))
+
+    with ctx.progress.step(f"Copying {', '.join(images)} into the nodes"):
+        copy(ctx.client, ctx.plan, images, progress=report)
+
+
+def _with_workers(ctx: ActionContext, workers: int) -> ActionContext:
+    """The same cluster planned with another number of workers (names and addresses are stable)."""
+    from dind_cluster.plan import make_plan
+
+    values = {**ctx.values, "NUM_NODES": str(workers)}
+    return ActionContext(plan=make_plan(values), values=values, environ=ctx.environ,
+                         progress=ctx.progress, _client=ctx._client)

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Benchmarks (never asserted in tests): prints a table of wall times, memory and image size.
+
+    DIND_K8S_BIN_DIR=... DIND_BASE_IMAGE=... .venv/bin/python bench/bench.py [--rounds N]
+
+Runs the real CLI against the real engine on a cluster of its own (CLUSTER_ID=201, 202) and removes it
+afterwards. Targets (DESIGN.md): up of 1 master + 2 workers ≤ 1.5× master alone; down and clean of 3
+nodes < 3 s; restart from snapshot ≤ half a cold up; idle node < 60 MiB; config --json < 0.3 s;
+node image without Kubernetes binaries < 400 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import docker
+
+CLI = [sys.executable, "-m", "dind_cluster", "-q"]
+
+
+def timed(args, env) -> float:
+    started = time.monotonic()
+    subprocess.run(CLI + args, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def idle_node_memory(client, cluster_key: str, settle: float = 20.0) -> float:
+    """Median memory use (MiB, page cache excluded) of the cluster's nodes after they settle."""
+    time.sleep(settle)
+    nodes = client.containers.list(filters={"label": f"dind-cluster.io/cluster={cluster_key}"})
+    used = []
+    for node in nodes:
+        stats = node.stats(stream=False)["memory_stats"]
+        cache = stats.get("stats", {}).get("total_inactive_file", stats.get("stats", {}).get("inactive_file", 0))
+        used.append((stats.get("usage", 0) - cache) / 2**20)
+    return median(used)
+
+
+def run(rounds: int) -> list:
+    client = docker.from_env()
+    home = tempfile.mkdtemp(prefix="dind-bench-")
+    base = {**os.environ, "HOME": home, "KUBECONFIG": f"{home}/kubeconfig"}
+    one = {**base, "CLUSTER_ID": "201", "NUM_NODES": "0"}
+    three = {**base, "CLUSTER_ID": "202", "NUM_NODES": "2"}
+    rows = []
+    rows.append(("config --json", median([timed(["config", "--json"], three) for _ in range(5)]), "s", "< 0.3"))
+    ups1, ups3, downs, restarts, cleans, memory = [], [], [], [], [], []
+    for _ in range(rounds):
+        ups1.append(timed(["up"], one))
+        timed(["clean"], one)
+        ups3.append(timed(["up"], three))
+        memory.append(idle_node_memory(client, "cluster-202"))
+        downs.append(timed(["down"], three))
+        restarts.append(timed(["up"], three))
+        cleans.append(timed(["clean"], three))
+    rows += [
+        ("up, master only (cold)", median(ups1), "s", ""),
+        ("up, master + 2 workers (cold)", median(ups3), "s", f"≤ {1.5 * median(ups1):.1f} (1.5× master alone)"),
+        ("down, 3 nodes", median(downs), "s", "< 3"),
+        ("up after down (restore)", median(restarts), "s", f"≤ {median(ups3) / 2:.1f} (half a cold up)"),
+        ("clean, 3 nodes", median(cleans), "s", "< 3"),
+        ("idle node memory", median(memory), "MiB", "< 60"),
+    ]
+    node_images = [i for i in client.images.list(filters={"label": "dind-cluster.io/image=node"})]
+    if node_images:
+        rows.append(("node image size", node_images[0].attrs["Size"] / 1e6, "MB", "< 400 without k8s binaries"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1)
+    rows = run(parser.parse_args().rounds)
+    print(f"{'measure':34} {'value':>9}  unit  target")
+    for name, value, unit, target in rows:
+        print(f"{name:34} {value:9.2f}  {unit:4}  {target}")
+
+
+if __name__ == "__main__":
+    main()

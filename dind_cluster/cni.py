@@ -86,3 +86,8 @@ def cni_manifest_url(plugin: str, values: Mapping[str, str]) -> str:
         raise ConfigError(f"{prefix}_VERSION", f"'{version}' is not a release tag",
                           f"use a full tag such as {pinned}, or set {prefix}_MANIFEST_URL")
     return pattern.format(v=version)
+
+
+def manifest_variable(plugin: str) -> str:
+    """The variable that overrides the plugin's manifest URL (named in errors)."""
+    return f"{MANIFESTS[plugin][0]}_MANIFEST_URL"

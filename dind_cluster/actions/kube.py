@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
-from dind_cluster import cni, kubeadm, network
+from dind_cluster import cni, kubeadm
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend.containers import exec_in, put_files  # noqa: F401 (exec_in used by cluster.join)
 from dind_cluster.errors import DindError, Timeout
@@ -86,12 +86,11 @@ def write_cni_configs(ctx: ActionContext, containers: Sequence) -> None:
 
 def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
     """Every node reaches every other node's pod subnets through that node's management address."""
-    routes = network.static_routes(ctx.plan)
+    commands = cni.static_route_commands(ctx.plan)
 
     def add(container) -> None:
-        for dest, via in routes.get(container.name, ()):
-            family = ["-6"] if ":" in dest else []
-            exec_in(container, ["ip", *family, "route", "replace", dest, "via", via])
+        for argv in commands.get(container.name, ()):
+            exec_in(container, argv)
 
     _in_parallel(add, containers)
 

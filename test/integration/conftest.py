@@ -78,28 +78,34 @@ class Scope:
     def labels(self) -> dict:
         return {TEST_LABEL: self.value}
 
-    def plan(self, workers: int = 2, name: str = "") -> ClusterPlan:
-        """A hand-made plan: unique names and cluster key, a free 10.213.<n>.0/24 subnet."""
-        key = f"{self.value}{name}"
+    def plan(self, workers: int = 2, dual_stack: bool = False) -> ClusterPlan:
+        """A hand-made plan: unique names and cluster key, a free 10.213.<n>.0/24 subnet
+        (plus fd00:213:<n>::/64 for dual-stack)."""
+        key = self.value
         net = free_subnet(self.client)
-        hosts = list(net.hosts())
+        nets = [net] + ([ipaddress.ip_network(f"fd00:213:{net.network_address.packed[2]}::/64")]
+                        if dual_stack else [])
+        hosts = [list(n.hosts())[:workers + 3] if n.version == 4 else
+                 [n.network_address + i for i in range(1, workers + 4)] for n in nets]
+        names = [f"kube-master-{key}"] + [f"kube-node-{k}-{key}" for k in range(1, workers + 1)]
         nodes = tuple(
             NodePlan(name=node, role="master" if i == 0 else "worker", node_id=i + 1,
-                     ips=(str(hosts[i + 1]),), pod_cidrs=(f"10.244.{i + 1}.0/24",),
-                     pod_gateways=(f"10.244.{i + 1}.1",), volume=f"kubeadm-dind-{node}")
-            for i, node in enumerate([f"kube-master-{key}"] +
-                                     [f"kube-node-{k}-{key}" for k in range(1, workers + 1)]))
+                     ips=tuple(str(h[i + 1]) for h in hosts),
+                     pod_cidrs=(f"10.244.{i + 1}.0/24",), pod_gateways=(f"10.244.{i + 1}.1",),
+                     volume=f"kubeadm-dind-{node}")
+            for i, node in enumerate(names))
         return ClusterPlan(
-            ip_mode="ipv4", cluster_id="0", dind_label=DEFAULT_DIND_LABEL, suffix=f"-{key}",
-            cluster_key=key, context=f"dind-{key}",
-            network=NetworkPlan(f"kubeadm-dind-net-{key}", (str(net),), (str(hosts[0]),), False),
+            ip_mode="dual-stack" if dual_stack else "ipv4", cluster_id="0",
+            dind_label=DEFAULT_DIND_LABEL, suffix=f"-{key}", cluster_key=key, context=f"dind-{key}",
+            network=NetworkPlan(f"kubeadm-dind-net-{key}", tuple(str(n) for n in nets),
+                                tuple(str(h[0]) for h in hosts), dual_stack),
             nodes=nodes, service_cidr="10.96.0.0/12", service_net_mode="ipv4",
             dns_svc_ip="10.96.0.10", dns_server=None, dns64_prefix_cidr=None,
             local_nat64_server=None, nat64_v4_subnet_prefix=None, nat64_v4_subnet=None,
             nat64_pool=None, dns64=None, nat64=None, remote_dns64_v4server="8.8.8.8",
             allow_aaaa_use=False, use_hairpin=False, cni_plugin="bridge",
             pod_network_cidrs=("10.244.0.0/16",), kubeadm_pod_subnet=None,
-            advertise_address=str(hosts[1]), apiserver_host="127.0.0.1",
+            advertise_address=nodes[0].ips[0], apiserver_host="127.0.0.1",
             labels={CLUSTER_LABEL: key, DEFAULT_DIND_LABEL: "", TEST_LABEL: self.value})
 
     def cleanup(self) -> None:

@@ -145,12 +145,25 @@ def test_run_mode_is_privileged_exactly_when_the_engine_allows_it(engine, cluste
     if not mode.privileged:  # the fallback: what the runtime lacks is dropped, nothing else
         assert mode.cap_drop and set(mode.cap_drop) <= set(CAPABILITIES)
         assert "restrict_oom_score_adj = true" in conf[1]
+        exec_in(nodes[0], ["test", "-c", "/dev/kmsg"])  # the kubelet's OOM watcher reads it
         all_caps = engine.containers.create(node_image, entrypoint=["/bin/true"], command=[],
                                             cap_add=["ALL"], labels=module_scope.labels)
         with pytest.raises(docker.errors.APIError):
             all_caps.start()  # so dropping the missing ones is needed
     else:
         assert conf[0] != 0
+
+
+@pytest.mark.docker
+def test_dual_stack_nodes_get_both_addresses_and_reach_each_other_over_ipv6(
+        engine, scope, node_image):
+    plan = scope.plan(workers=1, dual_stack=True)
+    nodes = up(engine, plan, node_image)
+    worker = plan.nodes[1]
+    assert f"inet6 {worker.ips[1]}/64" in exec_in(nodes[1], ["ip", "-6", "addr"])[1]
+    forwarding = exec_in(nodes[1], ["cat", "/proc/sys/net/ipv6/conf/all/forwarding"])[1]
+    assert forwarding.strip() == "1"
+    exec_in(nodes[0], ["ping", "-6", "-c", "1", "-W", "2", worker.ips[1]])
 
 
 @pytest.mark.docker
@@ -265,6 +278,7 @@ def test_snapshot_then_restore_keeps_files_in_etc(engine, scope, node_image):
     mode = detect_run_mode(engine, node_image)
     restored = restore_nodes(engine, plan, mode)
     wait_for_nodes(restored, timeout=90)
+    assert restored[1].image.tags == [f"dind-cluster-snapshot:{plan.nodes[1].name}"]
     assert exec_in(restored[1], ["cat", "/etc/kubernetes/m"])[1] == "joined\n"
     assert exec_in(restored[1], ["hostname", "-I"])[1].split()[0] == plan.nodes[1].ips[0]
 

@@ -68,5 +68,5 @@ def _reuse(net, plan: ClusterPlan):
     if have != want:
         raise DockerError(f"network {net.name} has subnets {', '.join(have)}, the plan wants "
                           f"{', '.join(want)}",
-                          f"run 'dind-cluster clean' for this cluster to remove it first")
+                          "run 'dind-cluster clean' for this cluster to remove it first")
     return net

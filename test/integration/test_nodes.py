@@ -266,6 +266,17 @@ def test_down_keeps_volumes_and_network_and_up_reuses_them(engine, scope, node_i
 
 
 @pytest.mark.docker
+def test_a_second_create_replaces_our_leftover_containers(engine, scope, node_image):
+    plan = scope.plan(workers=0)  # as after an interrupted `up`: our container is still there
+    first = up(engine, plan, node_image)[0]
+    exec_in(first, ["sh", "-c", "echo kept > /var/kept.txt"])
+    second = up(engine, plan, node_image)[0]
+    assert second.id != first.id
+    assert [c.id for c in list_cluster(engine, plan.cluster_key).containers] == [second.id]
+    assert exec_in(second, ["cat", "/var/kept.txt"])[1] == "kept\n"
+
+
+@pytest.mark.docker
 def test_snapshot_then_restore_keeps_files_in_etc(engine, scope, node_image):
     plan = scope.plan(workers=1)
     nodes = up(engine, plan, node_image)

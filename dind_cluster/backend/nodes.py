@@ -86,9 +86,11 @@ def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
         volumes=volumes, tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
         cgroupns="host" if run_mode.cgroup_version == 1 else "private",
         stop_signal="SIGRTMIN+3", **run_mode.host_options())
+    # Nodes route pod traffic (bridge/ptp and static routes need forwarding on).
+    opts["sysctls"] = {"net.ipv4.ip_forward": "1"}
     if plan.ip_mode != "ipv4":
-        opts["sysctls"] = {"net.ipv6.conf.all.disable_ipv6": "0",
-                           "net.ipv6.conf.all.forwarding": "1"}
+        opts["sysctls"].update({"net.ipv6.conf.all.disable_ipv6": "0",
+                                "net.ipv6.conf.all.forwarding": "1"})
     if plan.dns_server:
         opts["dns"] = [plan.dns_server]
     if node.role == "master":

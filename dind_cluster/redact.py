@@ -1,11 +1,11 @@
 """Pure: secrets taken out of diagnostics before they reach a dump, a CI log or a bug report.
 
-What goes: PEM private keys (the whole block, a cut-off block to its last base64 line), kubeconfig
-and kubeadm secret fields (`client-key-data`, `token`, `certificateKey` …, YAML or JSON), the values
-of `--token` and `--certificate-key`, the secret half of bootstrap tokens (`abcdef.<16 chars>`; the
-ID before the dot is public, it names the token's Secret, and helps debugging), bearer tokens and
-service-account JWTs. What stays: everything around them, and `--discovery-token-ca-cert-hash`
-(a hash of the public CA certificate, not a secret).
+What goes: PEM private keys (the whole block, a cut-off block to its last base64 line),
+kubeconfig and kubeadm secret fields (`client-key-data`, `token`, `certificateKey` …, YAML or
+JSON), the values of `--token` and `--certificate-key`, the secret half of bootstrap tokens
+(`abcdef.<16 chars>`; the ID before the dot is public, it names the token's Secret, and helps
+debugging), bearer tokens and service-account JWTs. What stays: everything around them, and
+`--discovery-token-ca-cert-hash` (a hash of the public CA certificate, not a secret).
 """
 from __future__ import annotations
 

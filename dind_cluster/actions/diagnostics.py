@@ -121,8 +121,8 @@ def node_sections(container) -> Collected:
     ctr = Command(("ctr", "-n", "k8s.io", "containers", "ls"))
     for name, argv, fallback in (
             (f"psaux-{node}.txt", ("ps", "auxww"), None),
-            (f"crictl-ps-a-{node}.txt", ("crictl", f"--runtime-endpoint={CRI_ENDPOINT}", "ps", "-a"),
-             ctr),
+            (f"crictl-ps-a-{node}.txt",
+             ("crictl", f"--runtime-endpoint={CRI_ENDPOINT}", "ps", "-a"), ctr),
             (f"ip-a-{node}.txt", ("ip", "a"), None),
             (f"ip-r-{node}.txt", ("ip", "r"), None)):
         got.add(section(container, name, [Command(argv, fallback=fallback)]))
@@ -140,7 +140,8 @@ def pod_containers(pods_json: bytes) -> list:
         meta, spec = pod.get("metadata", {}), pod.get("spec", {})
         node = spec.get("nodeName") or "unscheduled"
         for ctr in spec.get("initContainers", []) + spec.get("containers", []):
-            rows.append((node, meta.get("namespace", "default"), meta.get("name", "?"), ctr["name"]))
+            rows.append((node, meta.get("namespace", "default"), meta.get("name", "?"),
+                         ctr["name"]))
     return rows
 
 

@@ -51,8 +51,8 @@ def tarball_url(version: str, arch: str, base: str = DOWNLOAD_BASE) -> str:
 
 def offline_hint(bin_dir: str = "") -> str:
     where = f" ({bin_dir})" if bin_dir else ""
-    return (f"put e2e.test and ginkgo (kubernetes/test/bin/ of kubernetes-test-linux-<arch>.tar.gz) "
-            f"in DIND_K8S_BIN_DIR{where}")
+    return ("put e2e.test and ginkgo (kubernetes/test/bin/ of "
+            f"kubernetes-test-linux-<arch>.tar.gz) in DIND_K8S_BIN_DIR{where}")
 
 
 def cache_dir(environ: Mapping[str, str], version: str, arch: str) -> Path:

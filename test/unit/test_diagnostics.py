@@ -120,7 +120,8 @@ def make_tarball(members: dict) -> bytes:
 
 
 
-GOOD = make_tarball({"kubernetes/test/bin/ginkgo": b"GINKGO", "kubernetes/test/bin/e2e.test": b"E2E",
+GOOD = make_tarball({"kubernetes/test/bin/ginkgo": b"GINKGO",
+                     "kubernetes/test/bin/e2e.test": b"E2E",
                      "kubernetes/test/bin/other": b"x"})
 
 
@@ -219,7 +220,8 @@ def test_rendered_dump_splits_back_into_its_sections():
     assert dump.split_sections(data) == sections
 
 
-@pytest.mark.parametrize("name, safe", [("service-n-kubelet.service.log", "service-n-kubelet.service.log"),
+@pytest.mark.parametrize("name, safe", [("service-n-kubelet.service.log",
+                                         "service-n-kubelet.service.log"),
                                         ("a b/c", "a_b_c"), ("", "_")])
 def test_section_names_lose_blanks_and_slashes(name, safe):
     assert diag.safe_name(name) == safe
@@ -229,7 +231,8 @@ def test_extract_tree_redacts_text_keeps_binary_and_skips_links_and_escapes(tmp_
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in (("log/pods/x.log", b"join --token abcdef.0123456789abcdef\n"),
-                           ("log/journal/system.journal", b"LPKSHHRH\0--token abcdef.0123456789abcdef"),
+                           ("log/journal/system.journal",
+                            b"LPKSHHRH\0--token abcdef.0123456789abcdef"),
                            ("../escape.txt", b"outside")):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -255,7 +258,7 @@ def node(results: dict) -> Container:
 
 
 def test_missing_crictl_falls_back_to_ctr_without_a_problem():
-    container = node({"crictl": ExecResult(126, (b"OCI runtime exec failed: crictl not found", None)),
+    container = node({"crictl": ExecResult(126, (b"OCI runtime exec failed: no crictl", None)),
                       "ctr": ExecResult(0, (b"CONTAINER IMAGE RUNTIME\n", None))})
     got = diag.section(container, "crictl-ps-a-kube-node-1.txt", [
         diag.Command(("crictl", "ps", "-a"), fallback=diag.Command(("ctr", "containers", "ls")))])
@@ -271,8 +274,10 @@ def test_failed_command_keeps_its_stdout_and_reports_its_last_stderr_line():
 
 
 def test_node_without_systemd_still_gives_ps_and_ip_sections():
-    container = node({"systemctl": ExecResult(1, (None, b"System has not been booted with systemd\n")),
-                      "ps": ExecResult(0, (b"PID CMD\n", None)), "ip": ExecResult(0, (b"1: lo\n", None)),
+    container = node({"systemctl": ExecResult(1, (None, b"System has not been booted with "
+                                                        b"systemd\n")),
+                      "ps": ExecResult(0, (b"PID CMD\n", None)),
+                      "ip": ExecResult(0, (b"1: lo\n", None)),
                       "crictl": ExecResult(127, (b"not found", None)),
                       "ctr": ExecResult(1, (None, b"ctr: failed to dial\n"))})
     got = diag.node_sections(container)

@@ -1,0 +1,177 @@
+"""The whole tool through its command line, on the real engine, with the stand-in Kubernetes binaries.
+
+`up` must end with the host's real kubectl listing every node through the published port and the
+merged kubeconfig; pods (network namespaces attached by the real CNI plugins with each node's own
+configuration) on different nodes reach each other; down/up keeps state; clean leaves nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dind_cluster.backend.containers import exec_in
+from dind_cluster.naming import CLUSTER_LABEL
+
+pytestmark = pytest.mark.docker
+REPO = Path(__file__).resolve().parents[2]
+STANDIN_BIN = REPO / "test" / "standin" / "bin"
+
+
+def cli(env, *args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "dind_cluster", *args], env=env, capture_output=True,
+                          text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dind-cluster {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def owned(engine, key):
+    flt = {"label": f"{CLUSTER_LABEL}={key}"}
+    return (engine.containers.list(all=True, filters=flt), engine.volumes.list(filters=flt),
+            engine.networks.list(filters=flt))
+
+
+def remove_cluster(engine, key):
+    containers, volumes, networks = owned(engine, key)
+    for c in containers:
+        c.remove(force=True, v=True)
+    for v in volumes:
+        v.remove(force=True)
+    for n in networks:
+        n.remove()
+    for image in engine.images.list(filters={"label": f"{CLUSTER_LABEL}={key}"}):
+        engine.images.remove(image.id, force=True)
+
+
+@pytest.fixture(scope="module")
+def cluster_env(engine, tmp_path_factory):
+    """Settings for a 3-node IPv4 cluster of this module's own (a random unused CLUSTER_ID)."""
+    home = tmp_path_factory.mktemp("home")
+    cluster_id = str(random.randint(150, 199))
+    env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(home / ".kube" / "config"),
+           "KUBECTL_DIR": str(home / "kubectl"), "CLUSTER_ID": cluster_id, "NUM_NODES": "2",
+           "DIND_K8S_BIN_DIR": str(STANDIN_BIN), "EMBEDDED_CONFIG": "y", "DIND_WAIT_TIMEOUT": "120"}
+    for name in ("IP_MODE", "DIND_LABEL", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR", "APISERVER_PORT"):
+        env.pop(name, None)
+    env["_KEY"] = f"cluster-{cluster_id}"
+    yield env
+    remove_cluster(engine, env["_KEY"])
+
+
+@pytest.fixture(scope="module")
+def cluster(engine, cluster_env):
+    cli(cluster_env, "up")
+    return cluster_env
+
+
+def kubectl(env, *args):
+    kubectl_bin = shutil.which("kubectl")
+    if not kubectl_bin:
+        pytest.fail("no kubectl on the host (test/run.sh installs Debian's kubernetes-client)")
+    context = f"dind-cluster-{env['CLUSTER_ID']}"
+    return subprocess.run([kubectl_bin, "--context", context, *args], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def node_names(env):
+    suffix = f"-cluster-{env['CLUSTER_ID']}"
+    return [f"kube-master{suffix}", f"kube-node-1{suffix}", f"kube-node-2{suffix}"]
+
+
+def test_up_ends_with_the_host_kubectl_listing_every_node(cluster):
+    result = kubectl(cluster, "get", "nodes", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    names = sorted(item["metadata"]["name"] for item in json.loads(result.stdout)["items"])
+    assert names == sorted(node_names(cluster))
+    config = Path(cluster["KUBECONFIG"])
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+
+
+def test_pods_on_different_nodes_reach_each_other_through_the_real_cni_plugins(engine, cluster):
+    nodes = [engine.containers.get(name) for name in node_names(cluster)]
+    pod_ips = {node.name: attach_test_pod(node) for node in nodes}
+    try:
+        for node in nodes:
+            for other, ip in pod_ips.items():
+                if other != node.name:
+                    code, out = exec_in(node, ["ip", "netns", "exec", "podtest", "ping", "-c", "2", "-W", "2", ip],
+                                        check=False)
+                    assert code == 0, f"pod on {node.name} can't reach pod on {other} ({ip}):\n{out}"
+    finally:
+        for node in nodes:
+            detach_test_pod(node)
+
+
+def attach_test_pod(node) -> str:
+    """A network namespace added with the node's own CNI config (first plugin) by the real plugin binary."""
+    _, text = exec_in(node, ["cat", "/etc/cni/net.d/10-dindnet.conflist"])
+    conflist = json.loads(text)
+    plugin = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
+    exec_in(node, ["ip", "netns", "add", "podtest"])
+    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "podtest", "CNI_NETNS": "/var/run/netns/podtest",
+           "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
+    _, out = exec_in(node, [f"/opt/cni/bin/{plugin['type']}"], stdin=json.dumps(plugin).encode(), environment=env)
+    result = json.loads(out[out.index("{"):])
+    return result["ips"][0]["address"].split("/")[0]
+
+
+def detach_test_pod(node) -> None:
+    exec_in(node, ["ip", "netns", "delete", "podtest"], check=False)
+
+
+def test_second_up_of_a_running_cluster_says_so_and_changes_nothing(engine, cluster):
+    before = sorted(c.id for c in owned(engine, cluster["_KEY"])[0])
+    result = cli(cluster, "up")
+    assert "already up" in result.stderr
+    assert sorted(c.id for c in owned(engine, cluster["_KEY"])[0]) == before
+
+
+def test_apiserver_port_matches_the_kubeconfig(cluster):
+    port = cli(cluster, "apiserver-port").stdout.strip()
+    assert port.isdigit() and int(port) > 0
+    assert f"127.0.0.1:{port}" in Path(cluster["KUBECONFIG"]).read_text()
+
+
+def test_down_keeps_state_and_up_restores_it_without_kubeadm(engine, cluster):
+    master = engine.containers.get(node_names(cluster)[0])
+    exec_in(master, ["sh", "-c", "echo kept > /etc/kubernetes/marker && echo kept > /var/lib/marker"])
+    cli(cluster, "down")
+    containers, volumes, networks = owned(engine, cluster["_KEY"])
+    assert [c for c in containers if c.labels.get("dind-cluster.io/role") in ("master", "worker")] == []
+    assert len(volumes) == 3 and len(networks) == 1
+    result = cli(cluster, "up")
+    assert "Restoring" in result.stderr and "kubeadm init" not in result.stderr
+    master = engine.containers.get(node_names(cluster)[0])
+    _, out = exec_in(master, ["cat", "/etc/kubernetes/marker", "/var/lib/marker"])
+    assert out.split() == ["kept", "kept"]
+    listed = kubectl(cluster, "get", "nodes", "-o", "name")
+    assert listed.returncode == 0 and len(listed.stdout.split()) == 3, listed.stderr
+
+
+def test_pause_and_unpause(engine, cluster):
+    cli(cluster, "pause")
+    assert {engine.containers.get(n).status for n in node_names(cluster)} == {"paused"}
+    cli(cluster, "unpause")
+    assert {engine.containers.get(n).status for n in node_names(cluster)} == {"running"}
+
+
+def test_clean_removes_everything_and_the_kubeconfig_entry(engine, cluster):
+    cli(cluster, "clean")
+    assert owned(engine, cluster["_KEY"]) == ([], [], [])
+    assert f"dind-cluster-{cluster['CLUSTER_ID']}" not in Path(cluster["KUBECONFIG"]).read_text()
+    cli(cluster, "clean")  # idempotent
+
+
+def test_bad_value_fails_before_anything_is_created(engine, cluster_env):
+    env = {**cluster_env, "POD_NETWORK_CIDR": "10.244.0.0/20"}
+    result = cli(env, "up", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ERROR: POD_NETWORK_CIDR: ")
+    assert owned(engine, cluster_env["_KEY"]) == ([], [], [])

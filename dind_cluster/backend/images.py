@@ -20,6 +20,7 @@ from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs, NodeImageS
                                  node_image_settings, node_image_tag, release_arch)
 
 IMAGE_DIR = Path(__file__).resolve().parents[2] / "image"
+NODE_FILES = ("Dockerfile", "packages.txt", "install-packages.sh", "setup.sh")
 Progress = Optional[Callable[[str], None]]
 
 
@@ -91,12 +92,15 @@ def build_node_image(client, recipe: Recipe, progress: Progress = None) -> str:
 
 
 def image_files(root: Path) -> Dict[str, Tuple[str, int]]:
-    """Every file under image/ as (source path, permission bits), keyed by its relative path."""
-    if not (root / "Dockerfile").is_file():
-        raise DindError(f"the node image's Dockerfile is missing: {root / 'Dockerfile'}",
+    """The node's files under image/ as (source path, permission bits), keyed by relative path.
+    Only NODE_FILES and rootfs/: helper images living in image/<name>/ don't change the tag."""
+    missing = [name for name in NODE_FILES if not (root / name).is_file()]
+    if missing:
+        raise DindError(f"the node image's {', '.join(missing)} missing in {root}",
                         "run dind-cluster from a full checkout of the project")
+    paths = [root / name for name in NODE_FILES] + sorted((root / "rootfs").rglob("*"))
     return {p.relative_to(root).as_posix(): (str(p), p.stat().st_mode & 0o777)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in paths if p.is_file()}
 
 
 def _archives(images_dir: Optional[str]) -> Tuple[Path, ...]:

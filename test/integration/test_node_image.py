@@ -86,6 +86,7 @@ def built(engine, scope, tmp_path):
     tag = ensure_node_image(values, os.environ, force=True)
     print(f"node image {tag} built in {time.monotonic() - started:.1f}s")
     yield tag, values, bins, ref
+    scope.cleanup()  # the node container first, else removing the image only untags it
     try:
         engine.images.remove(tag, force=True)
     except docker.errors.NotFound:

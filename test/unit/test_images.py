@@ -132,6 +132,15 @@ def test_image_dir_holds_an_executable_entrypoint_and_the_kubelet_units():
             "rootfs/etc/containerd/config.toml"} <= set(files)
 
 
+def test_files_of_other_images_in_image_dir_do_not_enter_the_node_context(tmp_path):
+    for rel in ("Dockerfile", "packages.txt", "install-packages.sh", "setup.sh",
+                "rootfs/etc/x.conf", "tayga/Dockerfile"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    assert sorted(image_files(tmp_path)) == ["Dockerfile", "install-packages.sh", "packages.txt",
+                                             "rootfs/etc/x.conf", "setup.sh"]
+
+
 def test_bin_dir_must_hold_all_three_binaries(tmp_path):
     (tmp_path / "kubeadm").write_text("x")
     with pytest.raises(ConfigError, match="kubelet, kubectl"):

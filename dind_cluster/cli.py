@@ -16,7 +16,7 @@ from typing import Annotated, Callable, List, Optional
 import typer
 
 from dind_cluster import settings as settings_mod
-from dind_cluster.errors import DindError, NotBuiltYet
+from dind_cluster.errors import DindError
 from dind_cluster.ui import Progress, format_error
 
 
@@ -281,24 +281,61 @@ def copy_image_cmd(ctx: typer.Context, images: Annotated[List[str], typer.Argume
     _cluster().copy_image(_action_context(ctx), images)
 
 
-# --- commands not built yet -----------------------------------------------------------------
+# --- diagnostics ----------------------------------------------------------------------------
 
-def _not_built(name: str, help_text: str) -> None:
-    def not_built(ctx: typer.Context, args: Annotated[Optional[List[str]], typer.Argument(hidden=True)] = None) -> None:
-        raise NotBuiltYet(name)
-
-    not_built.__doc__ = help_text
-    command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(not_built)
+def _report_problems(problems: List[str]) -> None:
+    for problem in problems:
+        typer.echo(f"WARNING: {problem}", err=True)
 
 
-_PENDING = {
-    "e2e": "Run the conformance e2e tests \\[focus] \\[skip].",
-    "e2e-serial": "Run the serial conformance e2e tests \\[focus] \\[skip].",
-    "dump": "Print the cluster's state to stdout (@@@ sections).",
-    "dump64": "Print the dump compressed and base64-encoded, for CI logs.",
-}
-for _name, _help in _PENDING.items():
-    _not_built(_name, _help)
+@command("dump")
+def dump_cmd(ctx: typer.Context) -> None:
+    """Print the cluster's state to stdout (@@@ sections; `split-dump` makes files of it)."""
+    from dind_cluster.actions.diagnostics import write_dump
+
+    _report_problems(write_dump(_action_context(ctx), sys.stdout.buffer))
+
+
+@command("dump64")
+def dump64_cmd(ctx: typer.Context) -> None:
+    """Print the dump compressed and base64-encoded between %%% markers, for CI logs."""
+    from dind_cluster.actions.diagnostics import write_dump64
+
+    _report_problems(write_dump64(_action_context(ctx), sys.stdout))
+
+
+@command("export-logs")
+def export_logs_cmd(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Where to write the logs.")] = Path("cluster-logs"),
+) -> None:
+    """Write the dump's sections, each node's /var/log and inspect data, and the engine's info as files."""
+    from dind_cluster.actions.diagnostics import export_logs
+
+    _report_problems(export_logs(_action_context(ctx), directory))
+    typer.echo(str(directory))
+
+
+def _e2e(ctx: typer.Context, serial: bool, focus: Optional[str], skip: Optional[str]) -> None:
+    from dind_cluster.actions.e2e_run import run_e2e
+
+    raise typer.Exit(run_e2e(_action_context(ctx), serial, focus, skip))
+
+
+FocusArg = Annotated[Optional[str], typer.Argument(help="Test name substring to focus on.")]
+SkipArg = Annotated[Optional[str], typer.Argument(help="Test name substring to skip.")]
+
+
+@command("e2e")
+def e2e_cmd(ctx: typer.Context, focus: FocusArg = None, skip: SkipArg = None) -> None:
+    """Run the conformance e2e tests \\[focus] \\[skip] (parallel unless DIND_NO_PARALLEL_E2E)."""
+    _e2e(ctx, False, focus, skip)
+
+
+@command("e2e-serial")
+def e2e_serial_cmd(ctx: typer.Context, focus: FocusArg = None, skip: SkipArg = None) -> None:
+    """Run the serial conformance e2e tests \\[focus] \\[skip]."""
+    _e2e(ctx, True, focus, skip)
 
 
 def main() -> None:

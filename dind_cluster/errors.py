@@ -20,13 +20,6 @@ class ConfigError(DindError):
         self.variable = variable
 
 
-class NotBuiltYet(DindError):
-    """A subcommand that is registered but not implemented yet."""
-
-    def __init__(self, command: str) -> None:
-        super().__init__(f"'{command}' is not implemented yet in this version of dind-cluster")
-
-
 class DockerError(DindError):
     """The Docker engine refused or failed an operation."""
 

@@ -1,0 +1,220 @@
+"""DNS64 (bind9) and NAT64 (tayga) helper containers of an IPv6-only cluster (reference §8).
+
+Their images are built offline FROM the node's base image (content-hashed tags); the containers
+sit on the cluster network at the plan's addresses, carry the cluster's labels plus
+dind-cluster.io/role=dns64|nat64, survive `down` (which removes only masters and workers) and go
+with `clean` (which removes everything with the cluster label).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from pathlib import Path
+from typing import Callable, Mapping, Optional
+
+import docker
+import docker.errors
+
+from dind_cluster import helpers64 as pure
+from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.containers import exec_in, last_logs, put_files, tar_of
+from dind_cluster.backend.nodes import Created, _remove
+from dind_cluster.errors import DockerError, Timeout
+from dind_cluster.images import HASH_LABEL, IMAGE_LABEL
+from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
+from dind_cluster.plan import ClusterPlan
+
+DNS64, NAT64 = pure.DNS64_ROLE, pure.NAT64_ROLE
+REPOSITORIES = {DNS64: "dind-cluster-bind9", NAT64: "dind-cluster-tayga"}
+CONTEXT_DIRS = {DNS64: "bind9", NAT64: "tayga"}
+DIGEST_LABEL = "dind-cluster.io/helper-digest"
+DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
+IMAGE_ROOT = Path(__file__).resolve().parents[2] / "image"
+Progress = Optional[Callable[[str], None]]
+
+
+def ensure_helpers(client: docker.DockerClient, plan: ClusterPlan, environ: Mapping[str, str],
+                   created: Optional[Created] = None, progress: Progress = None) -> list:
+    """Build the helper images if needed, then reuse or (re)create tayga and bind9, wait until
+    they serve, and add the host route to the NAT64 pool. Returns [tayga, bind9]; [] outside
+    IPv6 mode. `environ` gives DOCKER_HOST and DIND_BASE_IMAGE."""
+    if plan.ip_mode != "ipv6":
+        return []
+    created = created if created is not None else Created()
+    base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
+    tags = {role: ensure_helper_image(client, role, base, progress) for role in (NAT64, DNS64)}
+    helpers = [_ensure_helper(client, plan, role, tags[role], created) for role in tags]
+    for container in helpers:
+        wait_for_helper(container)
+    add_pool_route(client, plan, environ, tags[NAT64], progress)
+    return helpers
+
+
+def remove_helpers(client: docker.DockerClient, plan: ClusterPlan) -> int:
+    """Remove the cluster's helpers (`clean` already does, by the cluster label)."""
+    found = helper_containers(client, plan.cluster_key)
+    for container in found:
+        _remove(container, "container")
+    return len(found)
+
+
+def helper_containers(client: docker.DockerClient, cluster_key: str) -> list:
+    flt = {"label": [f"{CLUSTER_LABEL}={cluster_key}", ROLE_LABEL]}
+    with docker_errors("listing DNS64/NAT64 helpers"):
+        found = client.containers.list(all=True, filters=flt)
+    return [c for c in found if c.labels.get(ROLE_LABEL) in (DNS64, NAT64)]
+
+
+# ---- images ----
+
+def context_files(role: str) -> dict:
+    """{name in the build context: bytes} of image/bind9 or image/tayga."""
+    folder = IMAGE_ROOT / CONTEXT_DIRS[role]
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def helper_image_tag(client: docker.DockerClient, role: str, base: str) -> str:
+    """dind-cluster-<bind9|tayga>:<12 hex>, from the base image's ID and the context files."""
+    with docker_errors(f"inspecting the base image {base}"):
+        try:
+            base_id = client.images.get(base).id
+        except docker.errors.ImageNotFound:
+            raise DockerError(f"base image {base} is not present for the {role} helper image",
+                              "set DIND_BASE_IMAGE to a local Debian bookworm image (e.g. the "
+                              "one build/base-image.sh prints)") from None
+    digest = hashlib.sha256(base_id.encode())
+    for name, data in context_files(role).items():
+        digest.update(f"\0{name}\0".encode() + data)
+    return f"{REPOSITORIES[role]}:{digest.hexdigest()[:12]}"
+
+
+def ensure_helper_image(client: docker.DockerClient, role: str, base: str,
+                        progress: Progress = None) -> str:
+    """The helper image's tag, built FROM `base` when missing (Debian packages via apt)."""
+    tag = helper_image_tag(client, role, base)
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    if progress:
+        progress(f"building the {role} helper image {tag} from {base}")
+    context = tar_of({f"/{name}": data for name, data in context_files(role).items()}, 0o755)
+    labels = {IMAGE_LABEL: CONTEXT_DIRS[role], HASH_LABEL: tag.split(":")[1]}
+    try:
+        with docker_errors(f"building {tag}"):
+            client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=tag,
+                                buildargs={"BASE_IMAGE": base}, labels=labels, rm=True,
+                                forcerm=True, pull=False)
+    except docker.errors.BuildError as exc:
+        log = "".join(str(x.get("stream") or x.get("error") or "") for x in exc.build_log)
+        raise DockerError(f"building {tag} failed: {exc.msg}", log[-1500:]) from None
+    return tag
+
+
+# ---- containers ----
+
+def helper_options(client, plan: ClusterPlan, role: str, image: str) -> dict:
+    """containers.create arguments of one helper: static addresses, NET_ADMIN, tun for tayga."""
+    helper = plan.dns64 if role == DNS64 else plan.nat64
+    v4 = [ip for ip in helper.ips if ":" not in ip]
+    v6 = [ip for ip in helper.ips if ":" in ip]
+    endpoint = client.api.create_endpoint_config(ipv4_address=v4[0] if v4 else None,
+                                                 ipv6_address=v6[0] if v6 else None)
+    sysctls = {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.all.forwarding": "1"}
+    opts = dict(image=image, name=helper.name, hostname=helper.name, detach=True,
+                network=plan.network.name, networking_config={plan.network.name: endpoint},
+                cap_add=["NET_ADMIN"], sysctls=sysctls, tmpfs={"/run": ""},
+                labels={**plan.labels, ROLE_LABEL: role})
+    if role == NAT64:
+        sysctls["net.ipv4.ip_forward"] = "1"
+        opts["devices"] = ["/dev/net/tun:/dev/net/tun:rwm"]
+    else:
+        opts["dns"] = [plan.dns_server]   # the original points bind9's resolver at itself
+    return opts
+
+
+def _ensure_helper(client, plan: ClusterPlan, role: str, image: str, created: Created):
+    files = pure.helper_files(plan, role)
+    opts = helper_options(client, plan, role, image)
+    helper = plan.dns64 if role == DNS64 else plan.nat64
+    digest = pure.config_digest(image, files, {"role": role, "ips": helper.ips,
+                                               "network": plan.network.name})
+    opts["labels"][DIGEST_LABEL] = digest
+    old = _existing(client, helper.name)
+    if old is not None:
+        if (old.labels or {}).get(CLUSTER_LABEL) != plan.cluster_key:
+            raise DockerError(f"a container named {helper.name} exists and is not part of "
+                              f"cluster '{plan.cluster_key}'",
+                              f"remove it ('docker rm -f {helper.name}') or choose another "
+                              "CLUSTER_ID / DIND_LABEL")
+        if old.status == "running" and old.labels.get(DIGEST_LABEL) == digest:
+            return old
+        _remove(old, "container")   # stopped, or made from another config or image
+    with docker_errors(f"creating the {role} helper {helper.name}"):
+        container = client.containers.create(**opts)
+    created.containers.append(container)
+    put_files(container, files)
+    with docker_errors(f"starting the {role} helper {helper.name}"):
+        container.start()
+    return container
+
+
+def _existing(client, name: str):
+    with docker_errors(f"inspecting {name}"):
+        try:
+            return client.containers.get(name)
+        except docker.errors.NotFound:
+            return None
+
+
+def wait_for_helper(container, timeout: float = 60, interval: float = 0.3) -> None:
+    """Ready when the entrypoint finished its set-up (and, for bind9, port 53 listens)."""
+    deadline = time.monotonic() + timeout
+    is_dns = container.labels.get(ROLE_LABEL) == DNS64
+    while True:
+        with docker_errors(f"inspecting {container.name}"):
+            container.reload()
+        if container.status in ("exited", "dead"):
+            raise DockerError(f"helper {container.name} stopped while starting "
+                              f"(exit {container.attrs['State'].get('ExitCode')})",
+                              last_logs(container))
+        if container.status == "running" and _helper_serves(container, is_dns):
+            return
+        if time.monotonic() > deadline:
+            raise Timeout(f"helper {container.name} not ready after {timeout:g}s",
+                          last_logs(container))
+        time.sleep(interval)
+
+
+def _helper_serves(container, is_dns: bool) -> bool:
+    code, _ = exec_in(container, ["test", "-e", pure.READY_MARKER], check=False)
+    if code != 0 or not is_dns:
+        return code == 0
+    _, out = exec_in(container, ["ss", "-Hlnu", "sport = :53"], check=False)
+    return bool(out.strip())
+
+
+# ---- host side ----
+
+def add_pool_route(client, plan: ClusterPlan, environ: Mapping[str, str], image: str,
+                   progress: Progress = None) -> bool:
+    """`ip route replace <pool> via <tayga v4>` on the engine's host, run from a short-lived
+    host-network container (so no root is needed here). Skipped for remote engines."""
+    docker_host = environ.get("DOCKER_HOST") or ""
+    if not pure.engine_is_local(docker_host):
+        if progress:
+            progress(f"not adding the host route to the NAT64 pool {plan.nat64_pool}: the "
+                     f"Docker engine ({docker_host}) is not on this machine")
+        return False
+    labels = {**plan.labels, ROLE_LABEL: "nat64-route"}
+    with docker_errors(f"adding the host route to {plan.nat64_pool}"):
+        try:
+            client.containers.run(image, entrypoint=pure.pool_route_argv(plan), command=[],
+                                  network_mode="host", cap_add=["NET_ADMIN"], labels=labels,
+                                  remove=True)
+        except docker.errors.ContainerError as exc:
+            raise DockerError(f"adding the host route to {plan.nat64_pool} failed",
+                              (exc.stderr or b"").decode(errors="replace")) from None
+    return True

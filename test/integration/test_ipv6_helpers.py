@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from dind_cluster.backend.containers import exec_in
+from dind_cluster.backend.facts import gather_facts
 from dind_cluster.backend.helpers64 import (DIGEST_LABEL, ensure_helpers, helper_containers,
                                             helper_image_tag,
                                             remove_helpers)
@@ -25,6 +26,7 @@ from dind_cluster.errors import DockerError
 from dind_cluster.helpers64 import synthesise
 from dind_cluster.naming import ROLE_LABEL
 from dind_cluster.plan import make_plan
+from dind_cluster.preflight import run_preflight
 
 from conftest import TEST_LABEL, base_image
 
@@ -188,8 +190,23 @@ def test_a_stranger_holding_a_helper_name_is_refused(engine, cluster, scope):
         ensure_helpers(engine, other, cluster.environ)
 
 
+def test_gathered_facts_show_our_network_and_preflight_flags_only_others(engine, cluster):
+    facts = gather_facts(engine, os.environ)
+    ours = [n for n in facts.networks if n.name == cluster.plan.network.name]
+    assert [n.cluster_key for n in ours] == [cluster.plan.cluster_key]
+    assert cluster.plan.nat64_v4_subnet in ours[0].subnets
+    assert not any(cluster.plan.network.name in p.message
+                   for p in run_preflight(facts, cluster.plan))
+    rival = make_plan({**cluster.values, "DIND_LABEL": cluster.scope.value + "x"})
+    clashes = [p.message for p in run_preflight(facts, rival)
+               if cluster.plan.network.name in p.message]
+    assert clashes and clashes[0].startswith("MGMT_CIDRS: ")
+
+
 def test_down_keeps_the_helpers_and_clean_removes_them(engine, cluster):
-    remove_nodes(engine, cluster.plan.cluster_key)
+    engine.containers.create(cluster.image, ["true"], name=cluster.plan.master.name,
+                             labels={**cluster.plan.labels, ROLE_LABEL: "master"})
+    assert remove_nodes(engine, cluster.plan.cluster_key) == 1
     assert len(helper_containers(engine, cluster.plan.cluster_key)) == 2
     assert remove_helpers(engine, cluster.plan) == 2
     ensure_helpers(engine, cluster.plan, cluster.environ)

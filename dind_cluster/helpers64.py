@@ -6,6 +6,7 @@ synthesis, all from the plan. No Docker, no os.environ.
 from __future__ import annotations
 
 import hashlib
+from typing import Optional
 
 from netaddr import IPAddress, IPNetwork
 
@@ -120,3 +121,23 @@ def engine_is_local(docker_host: str) -> bool:
 def _require_ipv6(plan: ClusterPlan) -> None:
     if plan.ip_mode != "ipv6" or plan.dns64 is None or plan.nat64 is None:
         raise ValueError(f"DNS64/NAT64 helpers are for IP_MODE=ipv6, not {plan.ip_mode}")
+
+
+def aaaa_rules_script(bridge: Optional[str], add: bool) -> str:
+    """sh script for a host-network container: the ip6tables rules of reference §8.4 that let
+    real IPv6 out (DIND_ALLOW_AAAA_USE, dual-stack): SNAT out of the default-route interface and,
+    for IPv6-only clusters, forwarding from the cluster bridge. Idempotent (-C before -A / -D)."""
+    verb = "-A" if add else "-D"
+    rules = [("-t nat", "POSTROUTING -o \"$main_if\" -j MASQUERADE")]
+    if bridge:
+        rules.append(("", f"FORWARD -i {bridge} -j ACCEPT"))
+    lines = ["set -eu",
+             "main_if=$(ip -6 -o route show default | awk '{print $5; exit}')",
+             "[ -n \"$main_if\" ] || main_if=$(ip -o route show default | awk '{print $5; exit}')",
+             "[ -n \"$main_if\" ] || { echo 'no default route on the host' >&2; exit 1; }"]
+    for table, rule in rules:
+        check = f"ip6tables {table} -C {rule}".replace("  ", " ")
+        change = f"ip6tables {table} {verb} {rule}".replace("  ", " ")
+        lines.append(f"{check} 2>/dev/null || {change}" if add
+                     else f"! {check} 2>/dev/null || {change}")
+    return "\n".join(lines) + "\n"

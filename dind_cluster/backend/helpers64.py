@@ -218,3 +218,37 @@ def add_pool_route(client, plan: ClusterPlan, environ: Mapping[str, str], image:
             raise DockerError(f"adding the host route to {plan.nat64_pool} failed",
                               (exc.stderr or b"").decode(errors="replace")) from None
     return True
+
+
+def set_aaaa_rules(client, plan: ClusterPlan, environ: Mapping[str, str], image: str,
+                   add: bool = True, progress: Progress = None) -> bool:
+    """Add (up, restore) or remove (down, clean) the host's ip6tables rules for real IPv6
+    (reference §8.4), from a short-lived host-network container of `image` (any image with
+    iproute2 and ip6tables: the node image or the tayga image). Skipped for remote engines."""
+    docker_host = environ.get("DOCKER_HOST") or ""
+    if not pure.engine_is_local(docker_host):
+        if progress:
+            progress(f"not changing the host's ip6tables rules: the Docker engine "
+                     f"({docker_host}) is not on this machine")
+        return False
+    bridge = bridge_name(client, plan.network.name) if plan.ip_mode == "ipv6" else None
+    script = pure.aaaa_rules_script(bridge, add)
+    with docker_errors("setting the host's ip6tables rules for IPv6"):
+        try:
+            client.containers.run(image, entrypoint=["/bin/sh", "-c", script], command=[],
+                                  network_mode="host", cap_add=["NET_ADMIN"], remove=True,
+                                  volumes={"/lib/modules": {"bind": "/lib/modules",
+                                                            "mode": "ro"}},
+                                  labels={**plan.labels, ROLE_LABEL: "ip6tables"})
+        except docker.errors.ContainerError as exc:
+            raise DockerError("setting the host's ip6tables rules for IPv6 failed",
+                              (exc.stderr or b"").decode(errors="replace")) from None
+    return True
+
+
+def bridge_name(client, network_name: str) -> str:
+    """The host interface of a bridge network: its configured name, else br-<id12>."""
+    with docker_errors(f"inspecting network {network_name}"):
+        attrs = client.networks.get(network_name).attrs
+    options = attrs.get("Options") or {}
+    return options.get("com.docker.network.bridge.name") or f"br-{attrs['Id'][:12]}"

@@ -18,7 +18,8 @@ import pytest
 from dind_cluster.backend.containers import exec_in
 from dind_cluster.backend.facts import gather_facts
 from dind_cluster.backend.helpers64 import (DIGEST_LABEL, ensure_helpers, helper_containers,
-                                            helper_image_tag,
+                                            helper_image_tag, bridge_name,
+                                            set_aaaa_rules,
                                             remove_helpers)
 from dind_cluster.backend.network import ensure_network, network_subnets
 from dind_cluster.backend.nodes import clean, remove_nodes
@@ -201,6 +202,30 @@ def test_gathered_facts_show_our_network_and_preflight_flags_only_others(engine,
     clashes = [p.message for p in run_preflight(facts, rival)
                if cluster.plan.network.name in p.message]
     assert clashes and clashes[0].startswith("MGMT_CIDRS: ")
+
+
+def _host_ip6tables(cluster) -> str:
+    out = cluster.engine.containers.run(
+        cluster.image, ["sh", "-c", "ip6tables -S FORWARD; ip6tables -t nat -S POSTROUTING"],
+        network_mode="host", cap_add=["NET_ADMIN"], remove=True, labels=cluster.scope.labels)
+    return out.decode()
+
+
+def test_aaaa_rules_are_added_once_and_removed(engine, cluster):
+    if "MASQUERADE" in _host_ip6tables(cluster):
+        pytest.skip("the host already has an IPv6 MASQUERADE rule; removing ours would hit it")
+    image = helper_image_tag(engine, "nat64", cluster.base)
+    bridge = bridge_name(engine, cluster.plan.network.name)
+    try:
+        for _ in range(2):
+            assert set_aaaa_rules(engine, cluster.plan, cluster.environ, image, add=True)
+        rules = _host_ip6tables(cluster)
+        assert rules.count(f"-A FORWARD -i {bridge} -j ACCEPT") == 1
+        assert rules.count("-j MASQUERADE") == 1
+    finally:
+        set_aaaa_rules(engine, cluster.plan, cluster.environ, image, add=False)
+    rules = _host_ip6tables(cluster)
+    assert bridge not in rules and "MASQUERADE" not in rules
 
 
 def test_down_keeps_the_helpers_and_clean_removes_them(engine, cluster):

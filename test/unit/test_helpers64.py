@@ -139,3 +139,23 @@ def test_bind9_options_have_only_its_ipv6_address_and_itself_as_resolver():
     assert endpoint["IPAMConfig"] == {"IPv6Address": "fd00:20::100"}
     assert opts["dns"] == ["fd00:20::100"] and "devices" not in opts
     assert opts["labels"][ROLE_LABEL] == "dns64" and opts["name"] == "bind9"
+
+
+def test_aaaa_rules_add_snat_and_bridge_forwarding_only_when_missing():
+    script = h.aaaa_rules_script("br-0123456789ab", add=True)
+    assert ('ip6tables -t nat -C POSTROUTING -o "$main_if" -j MASQUERADE 2>/dev/null || '
+            'ip6tables -t nat -A POSTROUTING -o "$main_if" -j MASQUERADE') in script
+    assert ("ip6tables -C FORWARD -i br-0123456789ab -j ACCEPT 2>/dev/null || "
+            "ip6tables -A FORWARD -i br-0123456789ab -j ACCEPT") in script
+
+
+def test_aaaa_rules_removal_deletes_only_rules_that_exist():
+    script = h.aaaa_rules_script("br-0123456789ab", add=False)
+    assert ("! ip6tables -C FORWARD -i br-0123456789ab -j ACCEPT 2>/dev/null || "
+            "ip6tables -D FORWARD -i br-0123456789ab -j ACCEPT") in script
+    assert " -A " not in script
+
+
+def test_aaaa_rules_without_a_bridge_only_snat():   # dual-stack: no NAT64 bridge (§8.4)
+    script = h.aaaa_rules_script(None, add=True)
+    assert "FORWARD" not in script and "MASQUERADE" in script

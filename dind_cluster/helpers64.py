@@ -1,4 +1,4 @@
-"""Pure: the DNS64 (bind9) and NAT64 (tayga) helpers of an IPv6-only cluster (reference §8.2, §8.3).
+"""Pure: the DNS64 (bind9) and NAT64 (tayga) helpers of IPv6-only clusters (reference §8.2, §8.3).
 
 Config texts, the environment file the helpers' entrypoints read, and RFC 6052 address
 synthesis, all from the plan. No Docker, no os.environ.

@@ -206,6 +206,7 @@ tun0\t0000600A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0
 dead0\t0000610A\t00000000\t0000\t0\t0\t0\t0000FFFF\t0\t0\t0
 """
 
+# The kernel's lines, verbatim (longer than 100 columns).
 PROC_IPV6_ROUTE = """\
 fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
 00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo
@@ -233,7 +234,8 @@ def test_docker_network_reads_subnets_label_and_bridge():
                                                   "default", "br-0123456789ab")
     named = {**attrs, "Options": {"com.docker.network.bridge.name": "docker0"}, "Labels": None}
     assert docker_network(named).bridge == "docker0" and docker_network(named).cluster_key is None
-    assert docker_network({"Name": "host", "Id": "x", "Driver": "host", "IPAM": None}).bridge is None
+    host = {"Name": "host", "Id": "x", "Driver": "host", "IPAM": None}
+    assert docker_network(host).bridge is None
 
 
 def test_engine_controllers_come_from_docker_info_flags():

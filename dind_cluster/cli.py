@@ -187,18 +187,34 @@ def _cluster():
 RetainOpt = Annotated[bool, typer.Option("--retain", help="Keep what a failed run created, for debugging.")]
 
 
+SkipPreflightOpt = Annotated[bool, typer.Option("--skip-preflight", help="Don't check the host and engine first.")]
+
+
 @command("up")
-def up_cmd(ctx: typer.Context, retain: RetainOpt = False) -> None:
+def up_cmd(ctx: typer.Context, retain: RetainOpt = False, skip_preflight: SkipPreflightOpt = False) -> None:
     """Bring up the cluster (restores the snapshot when there is one)."""
-    _cluster().up(_action_context(ctx), retain=retain)
+    _cluster().up(_action_context(ctx), retain=retain, skip_preflight=skip_preflight)
 
 
 @command("reup")
-def reup_cmd(ctx: typer.Context, retain: RetainOpt = False) -> None:
+def reup_cmd(ctx: typer.Context, retain: RetainOpt = False, skip_preflight: SkipPreflightOpt = False) -> None:
     """Recreate the node containers (from the snapshot when there is one) and wait until Ready."""
     actions = _action_context(ctx)
     _cluster().down(actions)
-    _cluster().up(actions, retain=retain)
+    _cluster().up(actions, retain=retain, skip_preflight=skip_preflight)
+
+
+@command("doctor")
+def doctor_cmd(ctx: typer.Context) -> None:
+    """Run the preflight checks of `up` alone: each problem with its fix."""
+    from dind_cluster.backend.facts import preflight_problems
+
+    problems = preflight_problems(_action_context(ctx))
+    for problem in problems:
+        typer.echo(f"✗ {problem}")
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("✓ no problems found")
 
 
 @command("down")

@@ -6,8 +6,8 @@ from typing import Sequence
 
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.backend import nodes as backend, snapshots
-from dind_cluster.backend.containers import wait_for_nodes
+from dind_cluster.backend import helpers64, nodes as backend, snapshots
+from dind_cluster.backend.containers import exec_in, put_files, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import ConfigError, DindError
@@ -15,11 +15,13 @@ from dind_cluster.errors import ConfigError, DindError
 NODE_BOOT_TIMEOUT = 180.0
 
 
-def up(ctx: ActionContext, retain: bool = False) -> None:
+def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -> None:
     """Restore the snapshot when there is one, otherwise bring up a new cluster."""
     if _running_master(ctx):
         ctx.progress.line(f"Cluster {ctx.plan.context} is already up; use 'down' or 'clean' first to recreate it.")
         return
+    if not skip_preflight:
+        preflight(ctx)
     if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, ctx.plan):
         restore(ctx, retain=retain)
     else:
@@ -57,11 +59,12 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
     run_mode = _run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
     created = backend.Created()
     try:
+        _network_and_helpers(ctx, created)
         with ctx.progress.step("Restoring node containers from the snapshot"):
-            ensure_network(ctx.client, ctx.plan, created)
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
                                                  apiserver_port=_wanted_port(ctx))
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+        _ipv6_node_setup(ctx, containers)
         _publish_kubeconfig(ctx, containers[0])
         _pod_network_and_wait(ctx, containers)
     except BaseException:
@@ -73,11 +76,33 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
 def down(ctx: ActionContext) -> None:
     with ctx.progress.step(f"Removing the node containers of {ctx.plan.context} (volumes and snapshot kept)"):
         backend.remove_nodes(ctx.client, ctx.plan.cluster_key)
+    _drop_aaaa_rules(ctx)
+
+
+def _drop_aaaa_rules(ctx: ActionContext) -> None:
+    if ctx.plan.allow_aaaa_use and ctx.plan.cni_plugin in kube.LOCAL_CNI:
+        images = backend.list_cluster(ctx.client, ctx.plan.cluster_key).images
+        image = images[0].id if images else _node_image(ctx)
+        helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, image, add=False, progress=ctx.progress.line)
+
+
+def preflight(ctx: ActionContext) -> None:
+    """Problems that would make `up` fail later, each with its fix; `--skip-preflight` bypasses."""
+    from dind_cluster.backend.facts import preflight_problems
+
+    with ctx.progress.step("Checking the host and the engine (preflight)"):
+        problems = preflight_problems(ctx)
+        if problems:
+            raise DindError(f"preflight: {problems[0].message}",
+                            "\n".join([problems[0].fix] + [f"also: {p}" for p in problems[1:]]
+                                      + ["(up --skip-preflight skips these checks)"]))
 
 
 def clean(ctx: ActionContext, everything: bool = False) -> None:
     """Remove every Docker object with this cluster's label (or any cluster's), and the kubeconfig entry."""
     key = None if everything else ctx.plan.cluster_key
+    if not everything:
+        _drop_aaaa_rules(ctx)
     with ctx.progress.step("Removing " + ("every dind-cluster cluster" if everything else f"cluster {ctx.plan.context}")):
         backend.clean(ctx.client, key)
     if not everything and hostconfig.forget_kubeconfig(ctx):
@@ -139,13 +164,37 @@ def _forget_old_state(ctx: ActionContext) -> None:
 
 
 def _start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
-    with ctx.progress.step(f"Creating network {ctx.plan.network.name}"):
-        ensure_network(ctx.client, ctx.plan, created)
+    _network_and_helpers(ctx, created)
     with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
         containers = backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
                                           apiserver_port=_wanted_port(ctx))
         wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+    _ipv6_node_setup(ctx, containers)
     return containers
+
+
+def _network_and_helpers(ctx: ActionContext, created) -> None:
+    """The cluster network, and in IPv6 mode its DNS64 and NAT64 helpers (kept by `down`)."""
+    with ctx.progress.step(f"Creating network {ctx.plan.network.name}"):
+        ensure_network(ctx.client, ctx.plan, created)
+    if ctx.plan.ip_mode == "ipv6":
+        with ctx.progress.step(f"Starting DNS64 ({ctx.plan.dns64.name}) and NAT64 ({ctx.plan.nat64.name})"):
+            helpers64.ensure_helpers(ctx.client, ctx.plan, {**ctx.environ, **ctx.values}, created=created,
+                                     progress=ctx.progress.line)
+    if ctx.plan.allow_aaaa_use and ctx.plan.cni_plugin in kube.LOCAL_CNI:
+        helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, _node_image(ctx), add=True,
+                                 progress=ctx.progress.line)
+
+
+def _ipv6_node_setup(ctx: ActionContext, containers: list) -> None:
+    """IPv6-only nodes resolve through the DNS64 helper and reach the DNS64 prefix through NAT64."""
+    if ctx.plan.ip_mode != "ipv6":
+        return
+    resolv = f"nameserver {ctx.plan.dns_server}\noptions ndots:1\n"
+    for container in containers:
+        put_files(container, {"/etc/resolv.conf": resolv})
+        exec_in(container, ["ip", "-6", "route", "replace", ctx.plan.dns64_prefix_cidr,
+                            "via", ctx.plan.local_nat64_server])
 
 
 def _publish_kubeconfig(ctx: ActionContext, master) -> None:
@@ -223,7 +272,7 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
         master = existing[0]
         with ctx.progress.step(f"Joining {node.name}"):
             if kubeadm_args:
-                kube.exec_in(container, ["kubeadm", "join", "--ignore-preflight-errors=all", *kubeadm_args])
+                exec_in(container, ["kubeadm", "join", "--ignore-preflight-errors=all", *kubeadm_args])
             else:
                 kube.join_nodes(grown, master, [container], kube.kubeadm_version(master))
         if grown.plan.cni_plugin in kube.LOCAL_CNI:

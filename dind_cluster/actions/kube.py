@@ -12,7 +12,7 @@ from typing import Sequence
 
 from dind_cluster import cni, kubeadm
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.backend.containers import exec_in, put_files  # noqa: F401 (exec_in used by cluster.join)
+from dind_cluster.backend.containers import exec_in, put_files
 from dind_cluster.errors import DindError, Timeout
 from dind_cluster.plan import NodePlan
 

@@ -23,8 +23,6 @@ from dind_cluster.plan import ClusterPlan, NodePlan
 NODE_LABEL = "dind-cluster.io/node"
 SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
-UNPRIVILEGED_CONTAINERD = "/etc/containerd/conf.d/50-unprivileged.toml"
-UNPRIVILEGED_TOML = '[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
 APISERVER_CONTAINER_PORT = "6443/tcp"
 
 
@@ -116,8 +114,6 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
     def one(node: NodePlan):
         node_image = image if isinstance(image, str) else image[node.name]
         files = {NODE_ENV_PATH: node_env(plan, node), **(extra_files or {}).get(node.name, {})}
-        if not run_mode.privileged:
-            files[UNPRIVILEGED_CONTAINERD] = UNPRIVILEGED_TOML
         container = _create_node(client, plan, node, node_image, run_mode,
                                  apiserver_port, created)
         put_files(container, files)

@@ -10,7 +10,7 @@ from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import exec_in, put_files, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
-from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.errors import ConfigError, DindError, DockerError
 
 NODE_BOOT_TIMEOUT = 180.0
 
@@ -74,6 +74,12 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
 
 
 def down(ctx: ActionContext) -> None:
+    """Snapshot the running nodes (so the next `up` comes back with today's state), then remove them."""
+    if not ctx.flag("SKIP_SNAPSHOT") and _running_master(ctx):
+        try:
+            snapshot(ctx)
+        except DockerError as exc:  # e.g. a node is missing: keep the previous snapshot, still go down
+            ctx.progress.line(f"WARNING: no new snapshot: {exc.message}")
     with ctx.progress.step(f"Removing the node containers of {ctx.plan.context} (volumes and snapshot kept)"):
         backend.remove_nodes(ctx.client, ctx.plan.cluster_key)
     _drop_aaaa_rules(ctx)

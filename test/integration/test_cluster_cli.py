@@ -57,7 +57,7 @@ def cluster_env(engine, tmp_path_factory):
     cluster_id = str(random.randint(150, 199))
     env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(home / ".kube" / "config"),
            "KUBECTL_DIR": str(home / "kubectl"), "CLUSTER_ID": cluster_id, "NUM_NODES": "2",
-           "DIND_K8S_BIN_DIR": str(STANDIN_BIN), "EMBEDDED_CONFIG": "y", "DIND_WAIT_TIMEOUT": "120"}
+           "DIND_K8S_BIN_DIR": str(STANDIN_BIN), "DIND_K8S_IMAGES_DIR": "none", "EMBEDDED_CONFIG": "y", "DIND_WAIT_TIMEOUT": "120"}
     for name in ("IP_MODE", "DIND_LABEL", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR", "APISERVER_PORT"):
         env.pop(name, None)
     env["_KEY"] = f"cluster-{cluster_id}"

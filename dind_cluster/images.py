@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from typing import Mapping, Optional, Sequence, Tuple
 
 from dind_cluster.errors import ConfigError
+from dind_cluster.settings import DEFAULT_K8S_VERSION
 
 NODE_REPOSITORY = "dind-cluster-node"
 IMAGE_LABEL = "dind-cluster.io/image"
@@ -62,7 +63,7 @@ class ContextEntry:
 
 def node_image_settings(values: Mapping[str, str]) -> NodeImageSettings:
     """Read and check the DIND_* values that select the node image's content."""
-    version = (values.get("DIND_K8S_VERSION") or "").strip()
+    version = (values.get("DIND_K8S_VERSION") or "").strip() or DEFAULT_K8S_VERSION
     if not _VERSION.match(version):
         raise ConfigError("DIND_K8S_VERSION", f"not a Kubernetes release version: {version!r}",
                           "expected vMAJOR.MINOR.PATCH, e.g. v1.31.4")

@@ -15,6 +15,8 @@ from typing import Iterator, Mapping, Optional
 
 from dind_cluster.errors import ConfigError
 
+DEFAULT_K8S_VERSION = "v1.31.4"
+
 # The tool's own defaults that don't depend on IP_MODE (mode-dependent ones live in the plan).
 DEFAULTS: dict[str, str] = {
     "NUM_NODES": "2",
@@ -23,7 +25,7 @@ DEFAULTS: dict[str, str] = {
     "DNS_SERVICE": "coredns",
     "FEATURE_GATES": "none",
     "KUBELET_FEATURE_GATES": "none",
-    "DIND_K8S_VERSION": "v1.31.4",
+    "DIND_K8S_VERSION": DEFAULT_K8S_VERSION,
     "DIND_BASE_IMAGE": "debian:bookworm-slim",
 }
 

@@ -3,8 +3,8 @@
 - `engine`: the client; skips without an engine, but FAILS when CI is set.
 - Every object a test creates carries `dind-cluster.io/test=<unique value>`; the scope that
   made it removes everything with that label afterwards, even when the test fails.
-- `node_image`: DIND_TEST_NODE_IMAGE if set, else a throwaway image built FROM the base image
-  (DIND_BASE_IMAGE, or the name build/base-image.sh prints) with systemd and containerd.
+- `node_image`: DIND_TEST_NODE_IMAGE if set, else the product's node image built from the base image
+  (DIND_BASE_IMAGE, or the name build/base-image.sh prints) with the stand-in Kubernetes binaries.
 """
 from __future__ import annotations
 
@@ -26,17 +26,6 @@ from dind_cluster.plan import ClusterPlan, NetworkPlan, NodePlan
 
 TEST_LABEL = "dind-cluster.io/test"
 REPO = Path(__file__).resolve().parents[2]
-NODE_PACKAGES = "systemd systemd-sysv dbus containerd iproute2 iputils-ping"
-NODE_DOCKERFILE = f"""ARG BASE
-FROM ${{BASE}}
-RUN apt-get update && apt-get install -y --no-install-recommends {NODE_PACKAGES} \\
- && rm -rf /var/lib/apt/lists/*
-ENV container=docker
-STOPSIGNAL SIGRTMIN+3
-ENTRYPOINT ["/sbin/init"]
-"""
-
-
 def _unreachable(reason: str):
     if os.environ.get("CI"):
         pytest.fail(f"CI is set and {reason}")
@@ -172,15 +161,13 @@ def base_image() -> str:
 
 
 @pytest.fixture(scope="session")
-def node_image(engine, session_scope) -> str:
+def node_image(engine) -> str:
+    """The product's node image, built offline from the base image with the test stand-in binaries
+    (the only part that can't be real here) and no control-plane images."""
     if os.environ.get("DIND_TEST_NODE_IMAGE"):
         return os.environ["DIND_TEST_NODE_IMAGE"]
-    tag = f"dind-cluster-testnode:{session_scope.value}"
-    try:
-        engine.images.build(fileobj=io.BytesIO(NODE_DOCKERFILE.encode()), tag=tag, rm=True,
-                            forcerm=True, buildargs={"BASE": base_image()},
-                            labels=session_scope.labels)
-    except docker.errors.BuildError as exc:
-        log = "".join(str(x.get("stream", x)) for x in exc.build_log)[-2000:]
-        pytest.fail(f"building the throwaway node image failed: {exc}\n{log}")
-    return tag
+    from dind_cluster.backend.images import ensure_node_image
+
+    values = {"DIND_BASE_IMAGE": base_image(), "DIND_K8S_BIN_DIR": str(REPO / "test" / "standin" / "bin"),
+              "DIND_K8S_IMAGES_DIR": "none"}
+    return ensure_node_image(values, os.environ)

@@ -14,7 +14,6 @@ from dind_cluster import cni, kubeadm
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend.containers import exec_in, put_files
 from dind_cluster.errors import DindError, Timeout
-from dind_cluster.plan import NodePlan
 
 KUBEADM_CONFIG = "/etc/kubeadm/kubeadm.yaml"
 JOIN_CONFIG = "/etc/kubeadm/join.yaml"

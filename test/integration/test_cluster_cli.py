@@ -9,45 +9,16 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dind_cluster.backend.containers import exec_in
-from dind_cluster.naming import CLUSTER_LABEL
+from clusters import cli, kubectl as kubectl_in, owned, ping_between_test_pods, remove_cluster
 
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 STANDIN_BIN = REPO / "test" / "standin" / "bin"
-
-
-def cli(env, *args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "dind_cluster", *args], env=env, capture_output=True,
-                          text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"dind-cluster {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def owned(engine, key):
-    flt = {"label": f"{CLUSTER_LABEL}={key}"}
-    return (engine.containers.list(all=True, filters=flt), engine.volumes.list(filters=flt),
-            engine.networks.list(filters=flt))
-
-
-def remove_cluster(engine, key):
-    containers, volumes, networks = owned(engine, key)
-    for c in containers:
-        c.remove(force=True, v=True)
-    for v in volumes:
-        v.remove(force=True)
-    for n in networks:
-        n.remove()
-    for image in engine.images.list(filters={"label": f"{CLUSTER_LABEL}={key}"}):
-        engine.images.remove(image.id, force=True)
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +43,7 @@ def cluster(engine, cluster_env):
 
 
 def kubectl(env, *args):
-    kubectl_bin = shutil.which("kubectl")
-    if not kubectl_bin:
-        pytest.fail("no kubectl on the host (test/run.sh installs Debian's kubernetes-client)")
-    context = f"dind-cluster-{env['CLUSTER_ID']}"
-    return subprocess.run([kubectl_bin, "--context", context, *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return kubectl_in(env, f"dind-cluster-{env['CLUSTER_ID']}", *args)
 
 
 def node_names(env):
@@ -95,35 +61,7 @@ def test_up_ends_with_the_host_kubectl_listing_every_node(cluster):
 
 
 def test_pods_on_different_nodes_reach_each_other_through_the_real_cni_plugins(engine, cluster):
-    nodes = [engine.containers.get(name) for name in node_names(cluster)]
-    pod_ips = {node.name: attach_test_pod(node) for node in nodes}
-    try:
-        for node in nodes:
-            for other, ip in pod_ips.items():
-                if other != node.name:
-                    code, out = exec_in(node, ["ip", "netns", "exec", "podtest", "ping", "-c", "2", "-W", "2", ip],
-                                        check=False)
-                    assert code == 0, f"pod on {node.name} can't reach pod on {other} ({ip}):\n{out}"
-    finally:
-        for node in nodes:
-            detach_test_pod(node)
-
-
-def attach_test_pod(node) -> str:
-    """A network namespace added with the node's own CNI config (first plugin) by the real plugin binary."""
-    _, text = exec_in(node, ["cat", "/etc/cni/net.d/10-dindnet.conflist"])
-    conflist = json.loads(text)
-    plugin = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
-    exec_in(node, ["ip", "netns", "add", "podtest"])
-    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "podtest", "CNI_NETNS": "/var/run/netns/podtest",
-           "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
-    _, out = exec_in(node, [f"/opt/cni/bin/{plugin['type']}"], stdin=json.dumps(plugin).encode(), environment=env)
-    result = json.loads(out[out.index("{"):])
-    return result["ips"][0]["address"].split("/")[0]
-
-
-def detach_test_pod(node) -> None:
-    exec_in(node, ["ip", "netns", "delete", "podtest"], check=False)
+    ping_between_test_pods([engine.containers.get(name) for name in node_names(cluster)])
 
 
 def test_second_up_of_a_running_cluster_says_so_and_changes_nothing(engine, cluster):

@@ -152,7 +152,8 @@ def pods_not_ready(pod_list: dict) -> list:
         waiting = [c for c in status.get("containerStatuses", []) if not c.get("ready")]
         if phase != "Running" or waiting:
             reason = next((c.get("state", {}).get("waiting", {}).get("reason") for c in waiting), None)
-            problems.append(f"pod kube-system/{name} is {phase}" + (f" ({reason})" if reason else ""))
+            state = phase if phase != "Running" else "Running but not ready"
+            problems.append(f"pod kube-system/{name} is {state}" + (f" ({reason})" if reason else ""))
     return problems
 
 

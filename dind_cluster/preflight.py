@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 from dind_cluster.plan import ClusterPlan
 
 GIB = 1024 ** 3
-INSTANCES_PER_NODE = 32       # systemd, containerd and the kubelet in one node, with pods
+INSTANCES_PER_NODE = 16       # an idle node uses 8 (systemd, containerd); the kubelet and pods add more
 WATCHES_PER_NODE = 16384
 RECOMMENDED_INSTANCES = 512   # what kind and the kubelet issues recommend
 RECOMMENDED_WATCHES = 524288

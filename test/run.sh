@@ -21,6 +21,12 @@ fi
 
 build/ensure-docker.sh
 
+# Several test clusters run at once: raise the inotify limits the way `dind-cluster doctor` says to.
+for limit in max_user_instances=512 max_user_watches=524288; do
+  file=/proc/sys/fs/inotify/${limit%=*}
+  if [[ -w ${file} ]] && (( $(cat "${file}") < ${limit#*=} )); then echo "${limit#*=}" > "${file}"; fi
+done
+
 venv="${DIND_TEST_VENV:-${root}/.venv}"
 if [[ ! -x "${venv}/bin/pytest" || pyproject.toml -nt "${venv}/.test-installed" ]]; then
   python3 -m venv "${venv}"

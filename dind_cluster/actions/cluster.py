@@ -7,7 +7,7 @@ from typing import Sequence
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
-from dind_cluster.backend.containers import exec_in, put_files, wait_for_nodes
+from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import ConfigError, DindError, DockerError
@@ -29,8 +29,11 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     print_cluster_info(ctx)
 
 
-def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = ()) -> None:
-    """Every step of a new cluster; a failure removes what this run created unless `retain`."""
+def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = (), finish: bool = True) -> None:
+    """Every step of a new cluster; a failure removes what this run created unless `retain`.
+
+    `finish=False` (the `init` command) stops after the master's pod network: no wait, no snapshot.
+    """
     image = _node_image(ctx)
     run_mode = _run_mode(ctx, image)
     _forget_old_state(ctx)
@@ -44,9 +47,12 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
         if workers:
             with ctx.progress.step(f"Joining {len(workers)} node(s)"):
                 kube.join_nodes(ctx, master, workers, version)
-        _pod_network_and_wait(ctx, containers)
-        if not ctx.flag("SKIP_SNAPSHOT"):
-            snapshot(ctx)
+        with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
+            kube.setup_pod_network(ctx, containers)
+        if finish:
+            _wait_until_ready(ctx, master)
+            if not ctx.flag("SKIP_SNAPSHOT"):
+                snapshot(ctx)
     except BaseException:
         if not retain:
             with ctx.progress.step("Removing what this run created (--retain keeps it)"):
@@ -66,7 +72,10 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
         _ipv6_node_setup(ctx, containers)
         _publish_kubeconfig(ctx, containers[0])
-        _pod_network_and_wait(ctx, containers)
+        if ctx.plan.cni_plugin in kube.LOCAL_CNI:  # routes live in the nodes' network namespaces
+            with ctx.progress.step("Restoring static routes between the nodes"):
+                kube.add_static_routes(ctx, containers)
+        _wait_until_ready(ctx, containers[0])
     except BaseException:
         if not retain:
             created.rollback()
@@ -196,9 +205,10 @@ def _ipv6_node_setup(ctx: ActionContext, containers: list) -> None:
     """IPv6-only nodes resolve through the DNS64 helper and reach the DNS64 prefix through NAT64."""
     if ctx.plan.ip_mode != "ipv6":
         return
-    resolv = f"nameserver {ctx.plan.dns_server}\noptions ndots:1\n"
+    resolv = f"nameserver {ctx.plan.dns_server}\noptions ndots:1\n".encode()
     for container in containers:
-        put_files(container, {"/etc/resolv.conf": resolv})
+        # Docker bind-mounts /etc/resolv.conf: it can be rewritten in place, not replaced by a tar.
+        exec_in(container, ["tee", "/etc/resolv.conf"], stdin=resolv)
         exec_in(container, ["ip", "-6", "route", "replace", ctx.plan.dns64_prefix_cidr,
                             "via", ctx.plan.local_nat64_server])
 
@@ -213,12 +223,7 @@ def _publish_kubeconfig(ctx: ActionContext, master) -> None:
     hostconfig.run_port_forwarder(ctx, port)
 
 
-def _pod_network_and_wait(ctx: ActionContext, containers: list) -> None:
-    master = containers[0]
-    with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
-        kube.setup_pod_network(ctx, containers)
-    if not ctx.plan.workers:
-        kube.remove_master_taint(master, ctx.plan)
+def _wait_until_ready(ctx: ActionContext, master) -> None:
     timeout = float(ctx.value("DIND_WAIT_TIMEOUT", "300"))
     with ctx.progress.step("Waiting for the nodes and kube-system pods to be Ready"):
         kube.wait_until_ready(ctx, master, timeout)
@@ -241,24 +246,7 @@ def _running_master(ctx: ActionContext) -> bool:
 
 def init(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> None:
     """The master alone, with `kubeadm init <kubeadm_args>` (workers come with `join`)."""
-    master_only = _with_workers(ctx, 0)
-    fresh_up_master_only(master_only, kubeadm_args, retain)
-
-
-def fresh_up_master_only(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool) -> None:
-    image = _node_image(ctx)
-    run_mode = _run_mode(ctx, image)
-    _forget_old_state(ctx)
-    created = backend.Created()
-    try:
-        master = _start_nodes(ctx, image, run_mode, created)[0]
-        with ctx.progress.step(f"Running kubeadm init on {master.name}"):
-            kube.init_master(ctx, master, run_mode.cgroup_version == 1, kubeadm_args)
-        _publish_kubeconfig(ctx, master)
-    except BaseException:
-        if not retain:
-            created.rollback()
-        raise
+    fresh_up(_with_workers(ctx, 0), retain=retain, init_args=kubeadm_args, finish=False)
 
 
 def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> str:
@@ -284,7 +272,7 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
         if grown.plan.cni_plugin in kube.LOCAL_CNI:
             with ctx.progress.step("Updating CNI configuration and static routes"):
                 everyone = backend.node_containers(ctx.client, ctx.plan.cluster_key)
-                kube.write_cni_configs(grown, [container])
+                kube.write_cni_configs(grown, everyone)
                 kube.add_static_routes(grown, everyone)
     except BaseException:
         if not retain:

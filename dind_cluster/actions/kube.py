@@ -94,12 +94,6 @@ def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
     _in_parallel(add, containers)
 
 
-def remove_master_taint(master, plan) -> None:
-    """A master alone must run pods (NUM_NODES=0), as in the original."""
-    kubectl(master, "taint", "nodes", plan.master.name, "node-role.kubernetes.io/control-plane:NoSchedule-",
-            check=False)
-
-
 def wait_until_ready(ctx: ActionContext, master, timeout: float, interval: float = 2.0) -> None:
     """Every planned node Ready and every kube-system pod running; on timeout name what isn't."""
     deadline = time.monotonic() + timeout

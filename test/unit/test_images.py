@@ -15,6 +15,7 @@ from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.images import (ImageInputs, archive_names, binary_url, checksum_url,
                                  content_hash, context_plan, import_argv, node_image_settings,
                                  node_image_tag, parse_sha256, pause_image, release_arch)
+from dind_cluster.settings import DEFAULT_K8S_VERSION
 
 BASE = ImageInputs(
     k8s_version="v1.31.4", base_image_id="sha256:" + "a" * 64,
@@ -67,12 +68,16 @@ def test_release_arch_maps_engine_architecture(machine, arch):
     assert release_arch(machine) == arch
 
 
+def test_an_unset_version_means_the_default_release():
+    assert node_image_settings({}).k8s_version == DEFAULT_K8S_VERSION
+
+
 def test_release_arch_rejects_unknown_architecture():
     with pytest.raises(ConfigError, match="mips"):
         release_arch("mips")
 
 
-@pytest.mark.parametrize("version", ["1.31.4", "v1.31", "latest", "v1.31.4; rm -rf /", ""])
+@pytest.mark.parametrize("version", ["1.31.4", "v1.31", "latest", "v1.31.4; rm -rf /"])
 def test_settings_reject_a_version_that_is_not_a_release(version):
     with pytest.raises(ConfigError, match="DIND_K8S_VERSION"):
         node_image_settings({"DIND_K8S_VERSION": version})

@@ -123,10 +123,10 @@ def test_docker_default_and_loopback_routes_are_not_clashes(route):
 # ---- inotify ----
 
 @pytest.mark.parametrize("instances, num_nodes, flagged", [
-    (128, "2", False),     # 3 nodes x 32 = 96
-    (128, "3", False),     # 4 nodes = 128
-    (128, "4", True),      # 5 nodes = 160
-    (512, "15", False),
+    (128, "2", False),     # 3 nodes x 16 = 48
+    (128, "7", False),     # 8 nodes = 128
+    (128, "8", True),      # 9 nodes = 144
+    (512, "31", False),
 ])
 def test_inotify_instances_scale_with_the_number_of_nodes(instances, num_nodes, flagged):
     facts = replace(HEALTHY, max_user_instances=instances)
@@ -143,8 +143,9 @@ def test_inotify_fix_names_the_sysctl_and_a_value_at_least_the_recommended_one()
 def test_running_nodes_of_other_clusters_count_but_our_own_do_not():
     facts = replace(HEALTHY, max_user_instances=128)
     assert run_preflight(replace(facts, node_clusters=("default",) * 3), plan()) == []
-    (problem,) = run_preflight(replace(facts, node_clusters=("cluster-2",) * 2), plan())
-    assert "5 nodes on this host need 160" in problem.message
+    assert run_preflight(replace(facts, node_clusters=("cluster-2",) * 5), plan()) == []
+    (problem,) = run_preflight(replace(facts, node_clusters=("cluster-2",) * 6), plan())
+    assert "9 nodes on this host need 144" in problem.message
 
 
 # ---- disk ----

@@ -80,3 +80,39 @@ def ping_between_test_pods(nodes) -> None:
     finally:
         for node in nodes:
             detach_test_pod(node)
+
+
+# The original's split-dump64 (kubeadm-dind-cluster): sed between the markers, base64 -d, lzma -dc, awk.
+ORIGINAL_SPLIT_DUMP64 = (
+    "set -o pipefail; sed -n '/^%%% start-base64 %%%$/,/^%%% end-base64 %%%$/p' | sed '1d;$d' | base64 -d | lzma -dc | "
+    "{ mkdir -p cluster-dump && cd cluster-dump && "
+    "awk '!/^@@@ .* @@@$/{print >out}; /^@@@ .* @@@$/{out=$2}' out=/dev/null; }"
+)
+
+
+def split_dump64_both_ways(env, tmp_path) -> dict:
+    """Run `dump64` through the CLI, split it with our split-dump64 and with the original's pipeline;
+    assert both give the same files and return them {name: bytes}."""
+    log = "build log line\n" + cli(env, "dump64").stdout + "more CI output\n"
+    trees = {}
+    for way, argv in (("ours", [sys.executable, "-m", "dind_cluster", "split-dump64"]),
+                      ("original", ["bash", "-c", ORIGINAL_SPLIT_DUMP64])):
+        where = tmp_path / way
+        where.mkdir()
+        subprocess.run(argv, input=log.encode(), cwd=where, env=env, check=True, capture_output=True)
+        trees[way] = {p.name: p.read_bytes() for p in (where / "cluster-dump").iterdir()}
+    assert trees["ours"] == trees["original"]
+    return trees["ours"]
+
+
+def free_cluster_id(engine, low: int, high: int) -> str:
+    """A CLUSTER_ID in [low, high] whose network and nodes don't exist on this engine (random, so
+    concurrent test runs rarely pick the same one)."""
+    import random
+
+    taken = {n.name for n in engine.networks.list()} | {c.name for c in engine.containers.list(all=True)}
+    free = [i for i in range(low, high + 1)
+            if f"kubeadm-dind-net-cluster-{i}" not in taken and f"kube-master-cluster-{i}" not in taken]
+    if not free:
+        pytest.fail(f"no free CLUSTER_ID in {low}..{high} on this engine")
+    return str(random.choice(free))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from pathlib import Path
 
 import pytest
 
 from dind_cluster.backend.containers import exec_in
-from clusters import cli, kubectl as kubectl_in, owned, ping_between_test_pods, remove_cluster
+from clusters import (cli, free_cluster_id, kubectl as kubectl_in, owned, ping_between_test_pods,
+                      remove_cluster, split_dump64_both_ways)
 
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ STANDIN_BIN = REPO / "test" / "standin" / "bin"
 def cluster_env(engine, tmp_path_factory):
     """Settings for a 3-node IPv4 cluster of this module's own (a random unused CLUSTER_ID)."""
     home = tmp_path_factory.mktemp("home")
-    cluster_id = str(random.randint(150, 199))
+    cluster_id = free_cluster_id(engine, 150, 199)
     env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(home / ".kube" / "config"),
            "KUBECTL_DIR": str(home / "kubectl"), "CLUSTER_ID": cluster_id, "NUM_NODES": "2",
            "DIND_K8S_BIN_DIR": str(STANDIN_BIN), "DIND_K8S_IMAGES_DIR": "none", "EMBEDDED_CONFIG": "y", "DIND_WAIT_TIMEOUT": "120"}
@@ -91,6 +91,13 @@ def test_down_keeps_state_and_up_restores_it_without_kubeadm(engine, cluster):
     assert out.split() == ["kept", "kept"]
     listed = kubectl(cluster, "get", "nodes", "-o", "name")
     assert listed.returncode == 0 and len(listed.stdout.split()) == 3, listed.stderr
+
+
+def test_dump64_of_three_nodes_splits_alike_with_ours_and_the_originals_pipeline(cluster, tmp_path):
+    files = split_dump64_both_ways(cluster, tmp_path)
+    for node in node_names(cluster):
+        assert {f"psaux-{node}.txt", f"ip-a-{node}.txt", f"ip-r-{node}.txt"} <= set(files)
+    assert b"kube-node-2" in files["nodes.txt"]
 
 
 def test_pause_and_unpause(engine, cluster):

@@ -4,12 +4,12 @@ leaves nothing behind."""
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import pytest
 
-from clusters import cli, kubectl, owned, ping_between_test_pods, remove_cluster
+from clusters import (cli, free_cluster_id, kubectl, owned, ping_between_test_pods, remove_cluster,
+                      split_dump64_both_ways)
 from dind_cluster.backend.containers import exec_in
 
 pytestmark = pytest.mark.docker
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def env(engine, tmp_path):
-    cluster_id = str(random.randint(120, 139))
+    cluster_id = free_cluster_id(engine, 120, 139)
     env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig"),
            "KUBECTL_DIR": str(tmp_path / "kubectl"), "CLUSTER_ID": cluster_id, "EMBEDDED_CONFIG": "y",
            "DIND_K8S_BIN_DIR": str(REPO / "test" / "standin" / "bin"), "DIND_K8S_IMAGES_DIR": "none",
@@ -64,6 +64,8 @@ def test_lone_master_is_untainted_and_port_forwarder_gets_the_port(engine, env, 
                                      "-o", "json"])
     assert "NoSchedule" not in registered
     assert (tmp_path / "kubectl" / f"dind-cluster-{env['CLUSTER_ID']}.kubeconfig").exists()
+    files = split_dump64_both_ways(env, tmp_path)  # a 1-node cluster's dump, both ways
+    assert f"psaux-kube-master-cluster-{env['CLUSTER_ID']}.txt" in files and "nodes.txt" in files
 
 
 def test_failed_kubeadm_step_shows_its_output_and_removes_what_it_created(engine, env):

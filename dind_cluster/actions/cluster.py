@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
+from dind_cluster import kubeconfig
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
@@ -218,7 +219,8 @@ def _publish_kubeconfig(ctx: ActionContext, master) -> None:
     port = backend.master_port(ctx.client, ctx.plan)
     if not port:
         raise DindError(f"{master.name} publishes no apiserver port", "run 'dind-cluster down' and 'up' again")
-    with ctx.progress.step(f"Setting kubectl context {ctx.plan.context} (https://{ctx.plan.apiserver_host}:{port})"):
+    with ctx.progress.step(f"Setting kubectl context {ctx.plan.context} "
+                           f"({kubeconfig.server_url(ctx.plan.apiserver_host, port)})"):
         hostconfig.export_kubeconfig(ctx, master, port)
     hostconfig.run_port_forwarder(ctx, port)
 

@@ -97,11 +97,10 @@ def cluster_key(env: dict) -> str:
     return make_plan(env).cluster_key
 
 
-def up(engine, env: dict, cleanups: list) -> dict:
+def up(engine, env: dict, cleanups: list):
     """`up` one cluster; its removal (by label) is registered first, so it happens on failure."""
     cleanups.append(cluster_key(env))
-    cli(env, "up")
-    return env
+    return cli(env, "up")
 
 
 def remove_clusters(engine, keys: list) -> None:
@@ -223,7 +222,7 @@ def v6(engine, module_scope, tmp_path_factory):
                                         NUM_NODES="2"))
     keys, images, dns = [], new_helper_images(engine), DnsServer(engine, module_scope, env)
     try:
-        up(engine, env, keys)
+        env["_UP_OUTPUT"] = up(engine, env, keys).stderr
         dns.start()
         yield env, dns
     finally:
@@ -239,7 +238,9 @@ def synthesised(env: dict, dns: DnsServer) -> str:
 def test_ipv6_up_ends_with_host_kubectl_on_the_ipv6_loopback_listing_every_node(v6):
     env, dns = v6
     assert listed_nodes(env) == sorted(n.name for n in dns.plan.nodes)
-    assert kubeconfig_server(env).startswith("https://[::1]:")
+    server = kubeconfig_server(env)
+    assert server.startswith("https://[::1]:")
+    assert f"Setting kubectl context {dns.plan.context} ({server})" in env["_UP_OUTPUT"]
 
 
 def test_ipv6_nodes_ping_each_other_over_the_management_network(engine, v6):
@@ -319,7 +320,8 @@ def dual(engine, tmp_path_factory):
     env = cluster_values(tmp_path_factory.mktemp("dualhome"), **mode, CLUSTER_ID=cid)
     keys = []
     try:
-        yield up(engine, env, keys)
+        up(engine, env, keys)
+        yield env
     finally:
         remove_clusters(engine, keys)
 

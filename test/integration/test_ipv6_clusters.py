@@ -59,7 +59,7 @@ def cluster_values(home: Path, **values: str) -> dict:
 
 
 def with_local_dns(env: dict) -> dict:
-    """IPv6 mode: REMOTE_DNS64_V4SERVER inside the cluster's own NAT64 /16 (from `config --json`)."""
+    """IPv6 mode: REMOTE_DNS64_V4SERVER inside the cluster's own NAT64 /16 (`config --json`)."""
     if env.get("IP_MODE") != "ipv6":
         return env
     prefix = config_json(env)["nat64_v4_subnet_prefix"]
@@ -138,20 +138,23 @@ def pods_ping_each_other(nodes) -> dict:
         for node in nodes:
             for other, ips in addresses.items():
                 for ip in ips if other != node.name else ():
-                    code, out = exec_in(node, ["ip", "netns", "exec", "podtest", "ping", "-c", "1", "-W", "2",
-                                               ip], check=False)
-                    assert code == 0, f"pod on {node.name} can't reach pod on {other} ({ip}):\n{out}"
+                    code, out = exec_in(node, ["ip", "netns", "exec", "podtest", "ping", "-c", "1",
+                                               "-W", "2", ip], check=False)
+                    assert code == 0, f"pod on {node.name} can't reach {other}'s ({ip}):\n{out}"
     finally:
         for node in nodes:
             detach_test_pod(node)
-    return {name: {ipaddress.ip_address(ip).version for ip in ips} for name, ips in addresses.items()}
+    return {name: {ipaddress.ip_address(ip).version for ip in ips}
+            for name, ips in addresses.items()}
 
 
 def wait_for_dad(node, timeout: float = 10) -> None:
-    """New IPv6 addresses (the pod's, the bridge's) are unusable until duplicate address detection ends."""
+    """New IPv6 addresses (the pod's, the bridge's) are unusable until duplicate address
+    detection ends."""
     deadline = time.monotonic() + timeout
     while True:
-        _, pod = exec_in(node, ["ip", "netns", "exec", "podtest", "ip", "-6", "addr", "show", "tentative"])
+        _, pod = exec_in(node, ["ip", "netns", "exec", "podtest", "ip", "-6", "addr", "show",
+                                "tentative"])
         _, bridge = exec_in(node, ["ip", "-6", "addr", "show", "tentative"])
         if not (pod.strip() or bridge.strip()) or time.monotonic() > deadline:
             return
@@ -166,7 +169,7 @@ def interface_addresses(node) -> set:
 # --- the test DNS server (dnsmasq) on the NAT64 /16 ------------------------------------------
 
 class DnsServer:
-    """dnsmasq at REMOTE_DNS64_V4SERVER on the cluster network; answers A_ONLY_NAME with an A only."""
+    """dnsmasq at REMOTE_DNS64_V4SERVER on the cluster network; A_ONLY_NAME has an A only."""
 
     def __init__(self, engine, scope, env: dict) -> None:
         self.engine, self.scope, self.env = engine, scope, env
@@ -176,7 +179,8 @@ class DnsServer:
 
     def start(self) -> None:
         image = f"dind-cluster-testdns:{self.scope.value}"
-        self.engine.images.build(fileobj=io.BytesIO(DNS_DOCKERFILE), tag=image, rm=True, forcerm=True,
+        self.engine.images.build(fileobj=io.BytesIO(DNS_DOCKERFILE), tag=image, rm=True,
+                                 forcerm=True,
                                  buildargs={"BASE": base_image()}, labels=self.scope.labels)
         endpoint = self.engine.api.create_endpoint_config(ipv4_address=self.address)
         self.container = self.engine.containers.run(
@@ -249,7 +253,8 @@ def test_ipv6_nodes_ping_each_other_over_the_management_network(engine, v6):
     for node in nodes:
         for other in dns.plan.nodes:
             if other.name != node.name:
-                code, out = exec_in(node, ["ping", "-6", "-c", "1", "-W", "2", other.ips[0]], check=False)
+                code, out = exec_in(node, ["ping", "-6", "-c", "1", "-W", "2", other.ips[0]],
+                                    check=False)
                 assert code == 0, f"{node.name} can't reach {other.name} ({other.ips[0]}):\n{out}"
 
 
@@ -281,7 +286,8 @@ def test_nat64_carries_ping6_and_tcp_from_a_node_to_the_ipv4_server(engine, v6):
     node_v4 = {a for a in interface_addresses(worker) if "." in a}
     sources = dns.queried_from()
     assert sources and not node_v4 & set(sources), "the query skipped NAT64"
-    assert all(ipaddress.ip_address(s) in ipaddress.ip_network(dns.plan.nat64_v4_subnet) for s in sources)
+    nat64_net = ipaddress.ip_network(dns.plan.nat64_v4_subnet)
+    assert all(ipaddress.ip_address(s) in nat64_net for s in sources)
 
 
 # A DNS query for A_ONLY_NAME over TCP (2-byte length, header, question); prints the answer's size.
@@ -295,7 +301,8 @@ def test_down_keeps_the_helpers_and_up_restores_dns64_on_the_nodes(engine, v6):
     env, dns = v6
     key = cluster_key(env)
     cli(env, "down")
-    assert [c for c in owned(engine, key)[0] if c.labels.get(ROLE_LABEL) in ("master", "worker")] == []
+    roles = [c.labels.get(ROLE_LABEL) for c in owned(engine, key)[0]]
+    assert "master" not in roles and "worker" not in roles
     assert sorted(c.labels[ROLE_LABEL] for c in helper_containers(engine, key)
                   if c.status == "running") == ["dns64", "nat64"]
     cli(env, "up")

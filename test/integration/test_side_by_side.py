@@ -16,9 +16,10 @@ from dind_cluster.naming import CLUSTER_LABEL
 from dind_cluster.plan import make_plan
 
 from clusters import cli, owned
-from test_ipv6_clusters import (NAT64_BASE, cluster_key, cluster_values, config_json, free_cluster_id,
-                                kubeconfig_server, listed_nodes, new_helper_images, node_containers,
-                                remove_clusters, remove_images, unused, with_local_dns)
+from test_ipv6_clusters import (NAT64_BASE, cluster_key, cluster_values, config_json,
+                                free_cluster_id, kubeconfig_server, listed_nodes,
+                                new_helper_images, node_containers, remove_clusters,
+                                remove_images, unused, with_local_dns)
 
 pytestmark = pytest.mark.docker
 
@@ -143,10 +144,12 @@ def test_preflight_refuses_a_subnet_in_use_before_creating_anything(engine, scop
     env = cluster_values(tmp_path, CLUSTER_ID=free_cluster_id(engine, set()))
     subnet = config_json(env)["network"]["subnets"][0]
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
-    engine.networks.create(f"overlap-{scope.value}", driver="bridge", ipam=ipam, labels=scope.labels)
+    engine.networks.create(f"overlap-{scope.value}", driver="bridge", ipam=ipam,
+                           labels=scope.labels)
     result = cli(env, "up", check=False)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
-    assert len(errors) == 1 and errors[0].startswith("ERROR: preflight: MGMT_CIDRS: "), result.stderr
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("ERROR: preflight: MGMT_CIDRS: ")
     assert subnet in errors[0] and f"overlap-{scope.value}" in errors[0]
     assert owned(engine, cluster_key(env)) == ([], [], [])

@@ -34,15 +34,28 @@ def median(values):
 
 
 def idle_node_memory(client, cluster_key: str, settle: float = 20.0) -> float:
-    """Median memory use (MiB, page cache excluded) of the cluster's nodes after they settle."""
+    """Median memory use (MiB, inactive page cache excluded) of the cluster's nodes after they settle."""
     time.sleep(settle)
-    nodes = client.containers.list(filters={"label": f"dind-cluster.io/cluster={cluster_key}"})
-    used = []
-    for node in nodes:
-        stats = node.stats(stream=False)["memory_stats"]
-        cache = stats.get("stats", {}).get("total_inactive_file", stats.get("stats", {}).get("inactive_file", 0))
-        used.append((stats.get("usage", 0) - cache) / 2**20)
-    return median(used)
+    nodes = client.containers.list(filters={"label": [f"dind-cluster.io/cluster={cluster_key}",
+                                                      "dind-cluster.io/role"]})
+    return median([node_memory(node) / 2**20 for node in nodes])
+
+
+def node_memory(node) -> int:
+    """Bytes in use by a node's cgroup: `docker stats`, or the cgroup files of a local engine when the
+    engine reports nothing (Docker 20.10 on cgroup v1 with systemd managing the node's sub-cgroups)."""
+    stats = node.stats(stream=False).get("memory_stats", {})
+    detail = stats.get("stats", {})
+    if stats.get("usage"):
+        return stats["usage"] - detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    for base in (f"/sys/fs/cgroup/memory/docker/{node.id}", f"/sys/fs/cgroup/system.slice/docker-{node.id}.scope",
+                 f"/sys/fs/cgroup/docker/{node.id}"):
+        for usage_file in ("memory.usage_in_bytes", "memory.current"):
+            if os.path.exists(f"{base}/{usage_file}"):
+                usage = int(open(f"{base}/{usage_file}").read())
+                stat = dict(line.split() for line in open(f"{base}/memory.stat"))
+                return usage - int(stat.get("total_inactive_file", stat.get("inactive_file", 0)))
+    return 0
 
 
 def run(rounds: int) -> list:

@@ -12,6 +12,7 @@ from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import ConfigError, DindError, DockerError
+from dind_cluster.paths import cache_dir
 
 NODE_BOOT_TIMEOUT = 180.0
 
@@ -165,7 +166,7 @@ def _node_image(ctx: ActionContext) -> str:
 
 
 def _run_mode(ctx: ActionContext, image: str):
-    run_mode = detect_run_mode(ctx.client, image)
+    run_mode = detect_run_mode(ctx.client, image, cache_dir=cache_dir(ctx.environ))
     if not run_mode.privileged:
         ctx.progress.detail(f"--privileged isn't available here; nodes run without {', '.join(run_mode.cap_drop)}")
     return run_mode

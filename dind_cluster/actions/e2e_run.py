@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
+from dind_cluster import paths
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.e2e import e2e_command
 from dind_cluster.errors import DindError
@@ -57,8 +58,7 @@ def offline_hint(bin_dir: str = "") -> str:
 
 def cache_dir(environ: Mapping[str, str], version: str, arch: str) -> Path:
     """XDG_CACHE_HOME (else ~/.cache) / dind-cluster / e2e / <version>-<arch>."""
-    base = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".cache")
-    return Path(base) / "dind-cluster" / "e2e" / f"{version}-{arch}"
+    return paths.cache_dir(environ) / "e2e" / f"{version}-{arch}"
 
 
 def binaries_in(directory: Optional[str]) -> Optional[dict]:

@@ -12,6 +12,7 @@ from typing import Callable, Dict, Mapping, Optional
 from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.images import (K8S_BINARIES, OFFLINE_HINT, RELEASE_BASE, binary_url,
                                  checksum_url, parse_sha256)
+from dind_cluster.paths import cache_dir
 
 Progress = Optional[Callable[[str], None]]
 
@@ -22,12 +23,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def cache_dir(environ: Mapping[str, str]) -> Path:
-    """XDG_CACHE_HOME (else ~/.cache) / dind-cluster."""
-    base = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".cache")
-    return Path(base) / "dind-cluster"
 
 
 def binaries_from_dir(bin_dir: str) -> Dict[str, Path]:

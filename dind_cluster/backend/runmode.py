@@ -2,7 +2,11 @@
 a capability (reference DESIGN "Nodes"), and which cgroup version the engine runs."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Optional
 
 import docker
@@ -57,11 +61,18 @@ def missing_capabilities(status_text: str, last_cap: int) -> tuple[str, ...]:
 
 
 def detect_run_mode(client: docker.DockerClient, image: str,
-                    labels: Optional[Mapping[str, str]] = None) -> RunMode:
-    """Privileged when the engine allows it, else the fallback; once per engine."""
+                    labels: Optional[Mapping[str, str]] = None, cache_dir: Optional[Path] = None) -> RunMode:
+    """Privileged when the engine allows it, else the fallback; probed once per engine.
+
+    With `cache_dir` the answer is also kept on disk, keyed by the engine's ID, version and
+    kernel, so that later commands (a restore after `down`) skip the probe containers.
+    """
     with docker_errors("reading the Docker engine's info"):
         info = client.info()
     key = info.get("ID") or id(client)
+    cache_file = _cache_file(cache_dir, info) if cache_dir else None
+    if key not in _cache and cache_file and cache_file.exists():
+        _cache[key] = _load(cache_file)
     if key not in _cache:
         cgroup = 2 if str(info.get("CgroupVersion", "1")) == "2" else 1
         labels = {**(labels or {}), PROBE_LABEL: "run-mode"}
@@ -70,7 +81,28 @@ def detect_run_mode(client: docker.DockerClient, image: str,
         else:
             missing = _runtime_missing_caps(client, image, labels)
             _cache[key] = RunMode(False, cgroup, cap_drop=missing, missing=missing)
+        if cache_file:
+            _save(cache_file, _cache[key])
     return _cache[key]
+
+
+def _cache_file(cache_dir: Path, info: Mapping) -> Path:
+    engine = "|".join(str(info.get(k, "")) for k in ("ID", "ServerVersion", "KernelVersion", "SecurityOptions",
+                                                     "CgroupVersion"))
+    return cache_dir / f"run-mode-{hashlib.sha256(engine.encode()).hexdigest()[:16]}.json"
+
+
+def _load(path: Path) -> RunMode:
+    data = json.loads(path.read_text())
+    return RunMode(data["privileged"], data["cgroup_version"], tuple(data["cap_drop"]), tuple(data["missing"]))
+
+
+def _save(path: Path, mode: RunMode) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(mode)))
+    except OSError:
+        pass  # only a cache: the next command probes again
 
 
 def _privileged_works(client, image: str, labels: dict) -> bool:

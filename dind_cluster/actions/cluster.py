@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import Future
 from typing import Sequence
 
 from dind_cluster import kubeconfig
@@ -43,11 +45,14 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
     try:
         containers = _start_nodes(ctx, image, run_mode, created)
         master, workers = containers[0], containers[1:]
+        _booted(ctx, [master])
+        workers_booting = _in_background(_booted, ctx, workers)  # while the master runs kubeadm init
         with ctx.progress.step(f"Running kubeadm init on {master.name}"):
             version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args)
         _publish_kubeconfig(ctx, master)
         if workers:
             with ctx.progress.step(f"Joining {len(workers)} node(s)"):
+                workers_booting.result()
                 kube.join_nodes(ctx, master, workers, version)
         with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
             kube.setup_pod_network(ctx, containers)
@@ -181,13 +186,33 @@ def _forget_old_state(ctx: ActionContext) -> None:
 
 
 def _start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
+    """Create and start every node container at once; `_booted` waits for them."""
     _network_and_helpers(ctx, created)
     with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
-        containers = backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
-                                          apiserver_port=_wanted_port(ctx))
-        wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
-    _ipv6_node_setup(ctx, containers)
-    return containers
+        return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
+                                    apiserver_port=_wanted_port(ctx))
+
+
+def _booted(ctx: ActionContext, containers: list) -> None:
+    """Wait until systemd and containerd run in these nodes, then finish their network set-up."""
+    if containers:
+        with ctx.progress.step(f"Waiting for {', '.join(c.name for c in containers)} to boot"):
+            wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+        _ipv6_node_setup(ctx, containers)
+
+
+def _in_background(func, *args) -> Future:
+    """Run func in a daemon thread: a failed `up` doesn't wait for it before cleaning up."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(func(*args))
+        except BaseException as exc:  # handed to whoever calls result()
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
 
 
 def _network_and_helpers(ctx: ActionContext, created) -> None:

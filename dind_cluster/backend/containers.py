@@ -7,7 +7,7 @@ import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Mapping, Optional, Union
+from typing import Callable, Iterable, Mapping, Optional, Union
 
 import docker.errors
 from docker.utils.socket import frames_iter
@@ -112,24 +112,31 @@ def node_state(container) -> str:
     return "ready" if code == 0 else "containerd not answering"
 
 
-def wait_for_node(container, timeout: float = 120, interval: float = 0.5) -> None:
+def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeout: float,
+               interval: float = 0.2) -> None:
+    """Poll until `is_ready(container)` returns "ready" (else it says what is missing). A container
+    that stops, or the timeout, raises with the container's last log lines as the hint."""
     deadline = time.monotonic() + timeout
     state = "not started"
     while True:
         with docker_errors(f"inspecting {container.name}"):
             container.reload()
         if container.status in ("exited", "dead"):
-            raise DockerError(f"node {container.name} stopped while booting "
+            raise DockerError(f"{what} {container.name} stopped while starting "
                               f"(exit {container.attrs['State'].get('ExitCode')})",
                               last_logs(container))
         if container.status == "running":
-            state = node_state(container)
+            state = is_ready(container)
             if state == "ready":
                 return
         if time.monotonic() > deadline:
-            raise Timeout(f"node {container.name} not ready after {timeout:g}s ({state})",
+            raise Timeout(f"{what} {container.name} not ready after {timeout:g}s ({state})",
                           last_logs(container))
         time.sleep(interval)
+
+
+def wait_for_node(container, timeout: float = 120) -> None:
+    wait_until(container, node_state, what="node", timeout=timeout)
 
 
 def wait_for_nodes(containers: list, timeout: float = 120) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
@@ -18,9 +17,9 @@ import docker.errors
 
 from dind_cluster import helpers64 as pure
 from dind_cluster.backend.client import docker_errors
-from dind_cluster.backend.containers import exec_in, last_logs, put_files, tar_of
+from dind_cluster.backend.containers import exec_in, put_files, tar_of, wait_until
 from dind_cluster.backend.nodes import Created, _remove
-from dind_cluster.errors import DockerError, Timeout
+from dind_cluster.errors import DockerError
 from dind_cluster.images import HASH_LABEL, IMAGE_LABEL
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.plan import ClusterPlan
@@ -169,23 +168,11 @@ def _existing(client, name: str):
             return None
 
 
-def wait_for_helper(container, timeout: float = 60, interval: float = 0.3) -> None:
+def wait_for_helper(container, timeout: float = 60) -> None:
     """Ready when the entrypoint finished its set-up (and, for bind9, port 53 listens)."""
-    deadline = time.monotonic() + timeout
     is_dns = container.labels.get(ROLE_LABEL) == DNS64
-    while True:
-        with docker_errors(f"inspecting {container.name}"):
-            container.reload()
-        if container.status in ("exited", "dead"):
-            raise DockerError(f"helper {container.name} stopped while starting "
-                              f"(exit {container.attrs['State'].get('ExitCode')})",
-                              last_logs(container))
-        if container.status == "running" and _helper_serves(container, is_dns):
-            return
-        if time.monotonic() > deadline:
-            raise Timeout(f"helper {container.name} not ready after {timeout:g}s",
-                          last_logs(container))
-        time.sleep(interval)
+    wait_until(container, lambda c: "ready" if _helper_serves(c, is_dns) else "setting up",
+               what="helper", timeout=timeout)
 
 
 def _helper_serves(container, is_dns: bool) -> bool:
@@ -200,50 +187,46 @@ def _helper_serves(container, is_dns: bool) -> bool:
 
 def add_pool_route(client, plan: ClusterPlan, environ: Mapping[str, str], image: str,
                    progress: Progress = None) -> bool:
-    """`ip route replace <pool> via <tayga v4>` on the engine's host, run from a short-lived
-    host-network container (so no root is needed here). Skipped for remote engines."""
-    docker_host = environ.get("DOCKER_HOST") or ""
-    if not pure.engine_is_local(docker_host):
-        if progress:
-            progress(f"not adding the host route to the NAT64 pool {plan.nat64_pool}: the "
-                     f"Docker engine ({docker_host}) is not on this machine")
+    """`ip route replace <pool> via <tayga v4>` on the engine's host. Skipped for remote engines."""
+    if not _engine_here(environ, progress, f"adding the host route to the NAT64 pool {plan.nat64_pool}"):
         return False
-    labels = {**plan.labels, ROLE_LABEL: "nat64-route"}
-    with docker_errors(f"adding the host route to {plan.nat64_pool}"):
-        try:
-            client.containers.run(image, entrypoint=pure.pool_route_argv(plan), command=[],
-                                  network_mode="host", cap_add=["NET_ADMIN"], labels=labels,
-                                  remove=True)
-        except docker.errors.ContainerError as exc:
-            raise DockerError(f"adding the host route to {plan.nat64_pool} failed",
-                              (exc.stderr or b"").decode(errors="replace")) from None
+    _run_on_host(client, image, pure.pool_route_argv(plan), {**plan.labels, ROLE_LABEL: "nat64-route"},
+                 f"adding the host route to {plan.nat64_pool}")
     return True
 
 
 def set_aaaa_rules(client, plan: ClusterPlan, environ: Mapping[str, str], image: str,
                    add: bool = True, progress: Progress = None) -> bool:
     """Add (up, restore) or remove (down, clean) the host's ip6tables rules for real IPv6
-    (reference §8.4), from a short-lived host-network container of `image` (any image with
-    iproute2 and ip6tables: the node image or the tayga image). Skipped for remote engines."""
-    docker_host = environ.get("DOCKER_HOST") or ""
-    if not pure.engine_is_local(docker_host):
-        if progress:
-            progress(f"not changing the host's ip6tables rules: the Docker engine "
-                     f"({docker_host}) is not on this machine")
+    (reference §8.4), with `image` (any image with iproute2 and ip6tables: the node image or
+    the tayga image). Skipped for remote engines."""
+    if not _engine_here(environ, progress, "changing the host's ip6tables rules"):
         return False
     bridge = bridge_name(client, plan.network.name) if plan.ip_mode == "ipv6" else None
-    script = pure.aaaa_rules_script(bridge, add)
-    with docker_errors("setting the host's ip6tables rules for IPv6"):
-        try:
-            client.containers.run(image, entrypoint=["/bin/sh", "-c", script], command=[],
-                                  network_mode="host", cap_add=["NET_ADMIN"], remove=True,
-                                  volumes={"/lib/modules": {"bind": "/lib/modules",
-                                                            "mode": "ro"}},
-                                  labels={**plan.labels, ROLE_LABEL: "ip6tables"})
-        except docker.errors.ContainerError as exc:
-            raise DockerError("setting the host's ip6tables rules for IPv6 failed",
-                              (exc.stderr or b"").decode(errors="replace")) from None
+    _run_on_host(client, image, ["/bin/sh", "-c", pure.aaaa_rules_script(bridge, add)],
+                 {**plan.labels, ROLE_LABEL: "ip6tables"}, "setting the host's ip6tables rules for IPv6",
+                 volumes={"/lib/modules": {"bind": "/lib/modules", "mode": "ro"}})
     return True
+
+
+def _engine_here(environ: Mapping[str, str], progress: Progress, doing: str) -> bool:
+    """Host-side changes only make sense when the engine runs on this machine."""
+    docker_host = environ.get("DOCKER_HOST") or ""
+    if pure.engine_is_local(docker_host):
+        return True
+    if progress:
+        progress(f"not {doing}: the Docker engine ({docker_host}) is not on this machine")
+    return False
+
+
+def _run_on_host(client, image: str, entrypoint: list, labels: dict, doing: str, volumes=None) -> None:
+    """Run a short-lived host-network container with NET_ADMIN (so no root is needed here)."""
+    with docker_errors(doing):
+        try:
+            client.containers.run(image, entrypoint=entrypoint, command=[], network_mode="host",
+                                  cap_add=["NET_ADMIN"], remove=True, labels=labels, volumes=volumes or {})
+        except docker.errors.ContainerError as exc:
+            raise DockerError(f"{doing} failed", (exc.stderr or b"").decode(errors="replace")) from None
 
 
 def bridge_name(client, network_name: str) -> str:

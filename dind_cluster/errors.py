@@ -27,7 +27,7 @@ class DockerError(DindError):
 class EngineUnreachable(DockerError):
     def __init__(self, detail: str) -> None:
         super().__init__(
-            f"couldn't connect to the Docker engine ({detail})",
+            f"couldn't connect to the Docker engine {detail}",
             "is it running? set DOCKER_HOST if it listens somewhere else",
         )
 

@@ -26,7 +26,7 @@ def docker_client(environ: Optional[Mapping[str, str]] = None) -> docker.DockerC
             client.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             where = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-            raise EngineUnreachable(f"{where}: {_short(exc)}") from None
+            raise EngineUnreachable(f"at {where}: {_reason(exc)}") from None
         _clients[key] = client
     return _clients[key]
 
@@ -40,6 +40,15 @@ def docker_errors(doing: str) -> Iterator[None]:
         raise DockerError(f"{doing}: {exc.explanation or exc}") from None
     except requests.exceptions.ConnectionError as exc:
         raise EngineUnreachable(_short(exc)) from None
+
+
+_REASONS = ("Connection refused", "No such file or directory", "Permission denied", "timed out")
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost reason of a connection failure ('connection refused'), not urllib3's retry story."""
+    text = str(exc)
+    return next((reason.lower() for reason in _REASONS if reason in text), _short(exc))
 
 
 def _short(exc: BaseException) -> str:

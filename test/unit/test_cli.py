@@ -91,3 +91,12 @@ def test_ctrl_c_exits_130(monkeypatch):
 
     monkeypatch.setattr(cli.Session, "plan", interrupted)
     assert invoke(["config", "--json"]).exit_code == 130
+
+
+@pytest.mark.parametrize("docker_host", ["tcp://127.0.0.1:1", "unix:///nonexistent/docker.sock"])
+def test_unreachable_engine_is_one_error_with_guidance(docker_host):
+    result = invoke(["down"], DOCKER_HOST=docker_host)
+    assert result.exit_code == 1
+    lines = error_lines(result)
+    assert lines[0].startswith(f"ERROR: couldn't connect to the Docker engine at {docker_host}: ")
+    assert "is it running? set DOCKER_HOST" in lines[1] and len(lines) == 2

@@ -6,7 +6,9 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
+import docker.errors
 import pytest
 
 from dind_cluster.backend.containers import exec_in
@@ -22,21 +24,28 @@ def cli(env, *args, check=True):
 
 
 def owned(engine, key):
+    """(containers, volumes, networks) carrying the cluster's label; retried while objects vanish
+    under the listing (the SDK inspects each container it lists)."""
     flt = {"label": f"{CLUSTER_LABEL}={key}"}
-    return (engine.containers.list(all=True, filters=flt), engine.volumes.list(filters=flt),
-            engine.networks.list(filters=flt))
+    for _ in range(20):
+        try:
+            return (engine.containers.list(all=True, filters=flt), engine.volumes.list(filters=flt),
+                    engine.networks.list(filters=flt))
+        except docker.errors.NotFound:
+            time.sleep(0.2)
+    raise AssertionError(f"couldn't list the objects of {key}: they keep changing")
 
 
 def remove_cluster(engine, key):
     containers, volumes, networks = owned(engine, key)
-    for c in containers:
-        c.remove(force=True, v=True)
-    for v in volumes:
-        v.remove(force=True)
-    for n in networks:
-        n.remove()
-    for image in engine.images.list(filters={"label": f"{CLUSTER_LABEL}={key}"}):
-        engine.images.remove(image.id, force=True)
+    images = engine.images.list(filters={"label": f"{CLUSTER_LABEL}={key}"})
+    for remove in ([lambda c=c: c.remove(force=True, v=True) for c in containers]
+                   + [lambda v=v: v.remove(force=True) for v in volumes] + [n.remove for n in networks]
+                   + [lambda i=i: engine.images.remove(i.id, force=True) for i in images]):
+        try:
+            remove()
+        except docker.errors.NotFound:
+            pass
 
 
 def kubectl(env, context, *args):

@@ -1,0 +1,60 @@
+"""Ctrl-C during `up` leaves nothing (or a cluster a new `up` completes); a manifest that can't be applied
+is an error naming the variable to override; the ptp plugin carries pod traffic between nodes too."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clusters import cli, free_cluster_id, owned, ping_between_test_pods, remove_cluster
+
+pytestmark = pytest.mark.docker
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(engine, tmp_path):
+    cluster_id = free_cluster_id(engine, 100, 119)
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig"),
+           "CLUSTER_ID": cluster_id, "EMBEDDED_CONFIG": "y", "NUM_NODES": "1", "DIND_WAIT_TIMEOUT": "60",
+           "DIND_K8S_BIN_DIR": str(REPO / "test" / "standin" / "bin"), "DIND_K8S_IMAGES_DIR": "none"}
+    for name in ("IP_MODE", "DIND_LABEL", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR", "CNI_PLUGIN"):
+        env.pop(name, None)
+    env["_KEY"] = f"cluster-{cluster_id}"
+    yield env
+    remove_cluster(engine, env["_KEY"])
+
+
+def test_ctrl_c_during_up_leaves_nothing_and_the_next_up_works(engine, env):
+    proc = subprocess.Popen([sys.executable, "-m", "dind_cluster", "up"], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not owned(engine, env["_KEY"])[0] and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)  # interrupt once the first node container exists
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    containers, volumes, _ = owned(engine, env["_KEY"])
+    assert (containers, volumes) == ([], []), "an interrupted up left containers or volumes behind"
+    cli(env, "up")
+    assert len(owned(engine, env["_KEY"])[0]) == 2
+
+
+def test_manifest_that_cannot_be_applied_names_the_variable_and_leaves_nothing(engine, env):
+    bad = {**env, "CNI_PLUGIN": "flannel", "FLANNEL_MANIFEST_URL": "http://127.0.0.1:9/kube-flannel.yml"}
+    result = cli(bad, "up", check=False)
+    assert result.returncode == 1
+    error = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+    assert error and error[0].startswith("ERROR: FLANNEL_MANIFEST_URL: ")
+    assert owned(engine, env["_KEY"]) == ([], [], [])
+
+
+def test_ptp_plugin_carries_pod_traffic_between_nodes(engine, env):
+    cli({**env, "CNI_PLUGIN": "ptp"}, "up")
+    suffix = f"-cluster-{env['CLUSTER_ID']}"
+    ping_between_test_pods([engine.containers.get(f"kube-master{suffix}"),
+                            engine.containers.get(f"kube-node-1{suffix}")])

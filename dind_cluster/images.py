@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 from typing import Mapping, Optional, Sequence, Tuple
 
 from dind_cluster.errors import ConfigError
-from dind_cluster.settings import DEFAULT_K8S_VERSION
+from dind_cluster.settings import DEFAULT_BASE_IMAGE, DEFAULT_K8S_VERSION
 
 NODE_REPOSITORY = "dind-cluster-node"
 IMAGE_LABEL = "dind-cluster.io/image"
@@ -67,7 +67,7 @@ def node_image_settings(values: Mapping[str, str]) -> NodeImageSettings:
     if not _VERSION.match(version):
         raise ConfigError("DIND_K8S_VERSION", f"not a Kubernetes release version: {version!r}",
                           "expected vMAJOR.MINOR.PATCH, e.g. v1.31.4")
-    base = (values.get("DIND_BASE_IMAGE") or "").strip() or "debian:bookworm-slim"
+    base = (values.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
     return NodeImageSettings(version, base, (values.get("DIND_K8S_BIN_DIR") or "").strip() or None,
                              (values.get("DIND_K8S_IMAGES_DIR") or "").strip() or None)
 

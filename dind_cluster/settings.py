@@ -16,6 +16,7 @@ from typing import Iterator, Mapping, Optional
 from dind_cluster.errors import ConfigError
 
 DEFAULT_K8S_VERSION = "v1.31.4"
+DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 
 # The tool's own defaults that don't depend on IP_MODE (mode-dependent ones live in the plan).
 DEFAULTS: dict[str, str] = {
@@ -26,7 +27,7 @@ DEFAULTS: dict[str, str] = {
     "FEATURE_GATES": "none",
     "KUBELET_FEATURE_GATES": "none",
     "DIND_K8S_VERSION": DEFAULT_K8S_VERSION,
-    "DIND_BASE_IMAGE": "debian:bookworm-slim",
+    "DIND_BASE_IMAGE": DEFAULT_BASE_IMAGE,
 }
 
 # Variables `dind-cluster config` always lists, in this order (others only when set).

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 import docker
@@ -18,18 +17,18 @@ import docker.errors
 from dind_cluster import helpers64 as pure
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, tar_of, wait_until
+from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT
 from dind_cluster.backend.nodes import Created, _remove
 from dind_cluster.errors import DockerError
 from dind_cluster.images import HASH_LABEL, IMAGE_LABEL
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.plan import ClusterPlan
+from dind_cluster.settings import DEFAULT_BASE_IMAGE
 
 DNS64, NAT64 = pure.DNS64_ROLE, pure.NAT64_ROLE
 REPOSITORIES = {DNS64: "dind-cluster-bind9", NAT64: "dind-cluster-tayga"}
 CONTEXT_DIRS = {DNS64: "bind9", NAT64: "tayga"}
 DIGEST_LABEL = "dind-cluster.io/helper-digest"
-DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
-IMAGE_ROOT = Path(__file__).resolve().parents[2] / "image"
 Progress = Optional[Callable[[str], None]]
 
 

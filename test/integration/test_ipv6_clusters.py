@@ -98,14 +98,17 @@ def cluster_key(env: dict) -> str:
 
 
 def up(engine, env: dict, cleanups: list):
-    """`up` one cluster; its removal (by label) is registered first, so it happens on failure."""
-    cleanups.append(cluster_key(env))
+    """`up` one cluster; its removal is registered first, so it happens on failure."""
+    cleanups.append(env)
     return cli(env, "up")
 
 
-def remove_clusters(engine, keys: list) -> None:
-    for key in keys:
-        remove_cluster(engine, key)
+def remove_clusters(engine, envs: list) -> None:
+    """`clean` each cluster (it also takes back host-side changes such as the IPv6 NAT rules), then
+    remove by label whatever a failed run may have left."""
+    for env in envs:
+        cli(env, "clean", check=False)
+        remove_cluster(engine, cluster_key(env))
 
 
 def node_containers(engine, env: dict) -> list:

@@ -24,9 +24,9 @@ from test_ipv6_clusters import (NAT64_BASE, cluster_key, cluster_values, config_
 pytestmark = pytest.mark.docker
 
 
-def up_together(envs: list, keys: list) -> None:
+def up_together(envs: list, cleanups: list) -> None:
     """`up` every cluster at the same time; their removal is registered before anything starts."""
-    keys.extend(cluster_key(env) for env in envs)
+    cleanups.extend(envs)
     with ThreadPoolExecutor(max_workers=len(envs)) as pool:
         for future in [pool.submit(cli, env, "up") for env in envs]:
             future.result()

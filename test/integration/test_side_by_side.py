@@ -15,7 +15,7 @@ import pytest
 from dind_cluster.naming import CLUSTER_LABEL
 from dind_cluster.plan import make_plan
 
-from clusters import cli, owned
+from clusters import cli, owned, ping_between_test_pods
 from test_ipv6_clusters import (NAT64_BASE, cluster_key, cluster_values, config_json,
                                 free_cluster_id, kubeconfig_server, listed_nodes,
                                 new_helper_images, node_containers, remove_clusters,
@@ -108,6 +108,18 @@ def test_second_up_of_a_running_cluster_says_so_and_changes_nothing(engine, pair
     result = cli(env, "up")
     assert "already up" in result.stderr
     assert sorted(c.id for c in owned(engine, cluster_key(env))[0]) == before
+
+
+def test_a_dual_stack_cluster_comes_up_beside_the_ipv6_only_one(engine, pair, home):
+    dual = cluster_values(home, IP_MODE="dual-stack", CLUSTER_ID=free_cluster_id(engine, set(), IP_MODE="dual-stack"))
+    cleanups: list = []
+    try:
+        up_together([dual], cleanups)
+        ping_between_test_pods(node_containers(engine, dual))       # both families, across nodes
+        assert_disjoint(engine, [pair[1], dual], [config_json(pair[1]), config_json(dual)])
+        assert listed_nodes(pair[1]) == sorted(n.name for n in make_plan(pair[1]).nodes)
+    finally:
+        remove_clusters(engine, cleanups)
 
 
 def test_clean_of_one_leaves_the_other_running_with_its_kubectl(engine, pair):

@@ -53,6 +53,11 @@ def test_ipv6_cluster_id_outside_the_prefix_is_refused():
     ("fd00:10:20:30:4000::/72", 2, "fd00:10:20:30:4002::/80"),
     ("fd00:10:20:3000::/56", 1, "fd00:10:20:3001::/64"),
     ("fd00:10:20::/48", 1, "fd00:10:20:100::/56"),
+    # from /96 the original's text had too many groups (gateway `…:0:0100::1`), from /112
+    # the subnet too; the arithmetic gives real addresses
+    ("fd00:40::/96", 1, "fd00:40::100:0/104"),
+    ("fd00:40::/104", 2, "fd00:40::2:0/112"),
+    ("fd00:40::/112", 255, "fd00:40::ff00/120"),
 ])
 def test_pod_subnet_of_a_node(cidr, node_id, want):
     assert str(network.pod_subnet(IPNetwork(cidr), node_id)) == want
@@ -70,6 +75,7 @@ def test_host_numbers_are_decimal_for_ipv4_and_hex_for_ipv6():
     ("172.18", 0, "172.18"), ("172.18", 10, "172.28"), ("172.18", 13, "172.31"),
     ("10.100", 10, "10.110"), ("10.30", 0, "10.30"), ("10.3", 0, "10.3"),
     ("10.253", 0, "10.253"), ("172.16", 0, "172.16"),
+    ("10.0", 0, "10.0"),   # the original aborted silently: (( 0+0 )) is false under errexit
 ])
 def test_nat64_prefix_adds_the_cluster_id_to_the_second_octet(prefix, cluster_id, want):
     assert network.nat64_prefix(prefix, cluster_id) == want

@@ -202,6 +202,25 @@ def test_gce_hosted_ipv6_without_aaaa_use_is_fine():
     assert make_plan({**V6, "GCE_HOSTED": "true"}).ip_mode == "ipv6"
 
 
+def test_dual_stack_ipv4_management_cidr_gets_the_cluster_id_as_in_ipv4_mode():
+    """The original passed the IP mode instead of the family to add-cluster, so in
+    dual-stack the IPv4 /24 kept its third octet (172.20.10.0/24); we treat it by family."""
+    plan = make_plan({**DUAL, "MGMT_CIDRS": "fd00:99::/64,172.20.10.0/24"})
+    assert plan.network.subnets == ("172.20.0.0/24", "fd00:99::/64")
+    plan = make_plan({**DUAL, "MGMT_CIDRS": "fd00:99::/64,172.20.10.0/24", "CLUSTER_ID": "7"})
+    assert plan.network.subnets == ("172.20.7.0/24", "fd00:99:7::/64")
+    assert plan.master.ips == ("172.20.7.2", "fd00:99:7::2")
+
+
+@pytest.mark.parametrize("values", [{"CLUSTER_ID": "3"}, {"DIND_LABEL": "foo"}])
+def test_dual_stack_clusters_can_run_side_by_side(values):
+    """The original refused any non-default dual-stack cluster (a TODO); each one gets its
+    own names and management networks here."""
+    plan, default = make_plan({**DUAL, **values}), make_plan(DUAL)
+    assert plan.suffix and plan.network.name != default.network.name
+    assert not set(plan.network.subnets) & set(default.network.subnets)
+
+
 def test_master_only_cluster_has_one_node():
     plan = make_plan({"NUM_NODES": "0"})
     assert [n.name for n in plan.nodes] == ["kube-master"] and plan.workers == ()

@@ -38,6 +38,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
 
     `finish=False` (the `init` command) stops after the master's pod network: no wait, no snapshot.
     """
+    _check_values(ctx, finish)
     image = _node_image(ctx)
     run_mode = _run_mode(ctx, image)
     _forget_old_state(ctx)
@@ -69,6 +70,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
 
 def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
+    _check_values(ctx)
     run_mode = _run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
     created = backend.Created()
     try:
@@ -251,8 +253,26 @@ def _publish_kubeconfig(ctx: ActionContext, master) -> None:
     hostconfig.run_port_forwarder(ctx, port)
 
 
+def _check_values(ctx: ActionContext, waits: bool = True) -> None:
+    """Settings read late in a run are checked before anything is created."""
+    _wanted_port(ctx)
+    if waits:
+        _wait_timeout(ctx)
+
+
+def _wait_timeout(ctx: ActionContext) -> float:
+    text = ctx.value("DIND_WAIT_TIMEOUT", "300")
+    try:
+        timeout = float(text)
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout < float("inf"):
+        raise ConfigError("DIND_WAIT_TIMEOUT", f"'{text}' is not a number of seconds", "use a positive number, e.g. 300")
+    return timeout
+
+
 def _wait_until_ready(ctx: ActionContext, master) -> None:
-    timeout = float(ctx.value("DIND_WAIT_TIMEOUT", "300"))
+    timeout = _wait_timeout(ctx)
     with ctx.progress.step("Waiting for the nodes and kube-system pods to be Ready"):
         kube.wait_until_ready(ctx, master, timeout)
 

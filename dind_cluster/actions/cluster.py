@@ -1,10 +1,11 @@
 """`up` and the other lifecycle commands, as lists of small steps sharing one ActionContext."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from concurrent.futures import Future
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from dind_cluster import kubeconfig
 from dind_cluster.actions import hostconfig, kube
@@ -42,8 +43,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
     image = _node_image(ctx)
     run_mode = _run_mode(ctx, image)
     _forget_old_state(ctx)
-    created = backend.Created()
-    try:
+    with _undone_on_failure(ctx, retain) as created:
         containers = _start_nodes(ctx, image, run_mode, created)
         master, workers = containers[0], containers[1:]
         _booted(ctx, [master])
@@ -61,19 +61,13 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
             _wait_until_ready(ctx, master)
             if not ctx.flag("SKIP_SNAPSHOT"):
                 snapshot(ctx)
-    except BaseException:
-        if not retain:
-            with ctx.progress.step("Removing what this run created (--retain keeps it)"):
-                created.rollback()
-        raise
 
 
 def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
     _check_values(ctx)
     run_mode = _run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
-    created = backend.Created()
-    try:
+    with _undone_on_failure(ctx, retain) as created:
         _network_and_helpers(ctx, created)
         with ctx.progress.step("Restoring node containers from the snapshot"):
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
@@ -85,10 +79,6 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
             with ctx.progress.step("Restoring static routes between the nodes"):
                 kube.add_static_routes(ctx, containers)
         _wait_until_ready(ctx, containers[0])
-    except BaseException:
-        if not retain:
-            created.rollback()
-        raise
 
 
 def down(ctx: ActionContext) -> None:
@@ -203,6 +193,19 @@ def _booted(ctx: ActionContext, containers: list) -> None:
         _ipv6_node_setup(ctx, containers)
 
 
+@contextlib.contextmanager
+def _undone_on_failure(ctx: ActionContext, retain: bool) -> Iterator[backend.Created]:
+    """Records what a run creates; a failure (Ctrl-C included) removes it unless `retain`."""
+    created = backend.Created()
+    try:
+        yield created
+    except BaseException:
+        if not retain:
+            with ctx.progress.step("Removing what this run created (--retain keeps it)"):
+                created.rollback()
+        raise
+
+
 def _in_background(func, *args) -> Future:
     """Run func in a daemon thread: a failed `up` doesn't wait for it before cleaning up."""
     future: Future = Future()
@@ -306,8 +309,7 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
     node = grown.plan.nodes[-1]
     image = existing[0].image.id
     run_mode = _run_mode(ctx, image)
-    created = backend.Created()
-    try:
+    with _undone_on_failure(ctx, retain) as created:
         with ctx.progress.step(f"Starting node container {node.name}"):
             container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,))[0]
             wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT)
@@ -322,10 +324,6 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
                 everyone = backend.node_containers(ctx.client, ctx.plan.cluster_key)
                 kube.write_cni_configs(grown, everyone)
                 kube.add_static_routes(grown, everyone)
-    except BaseException:
-        if not retain:
-            created.rollback()
-        raise
     return node.name
 
 

@@ -13,6 +13,8 @@ from typing import Iterator, Mapping
 
 import yaml
 
+from dind_cluster.errors import DindError
+
 
 def kubeconfig_path(environ: Mapping[str, str]) -> Path:
     """Where kubectl looks: the first entry of $KUBECONFIG, else ~/.kube/config."""
@@ -65,22 +67,47 @@ def without(existing: dict, context: str) -> dict:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "w") as lock:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(f"{path}.lock", "w")
+    except OSError as exc:
+        raise DindError(f"can't write the kubeconfig {path}: {exc.strerror or exc}", _HINT) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
 def _load(path: Path) -> dict:
-    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    """The kubeconfig at `path` ({} when missing); one it can't read is the user's to fix."""
+    try:
+        conf = yaml.safe_load(path.read_text()) if path.exists() else {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DindError(f"can't read the kubeconfig {path}: {_first_line(exc)}", _HINT) from None
+    if not isinstance(conf, (dict, type(None))):
+        raise DindError(f"the kubeconfig {path} is not a mapping of clusters, users and contexts", _HINT)
+    return conf or {}
 
 
 def _write(path: Path, conf: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as out:
-        yaml.safe_dump(conf, out, default_flow_style=False, sort_keys=False)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    """Replace `path` whole (mode 0600); a failure leaves the old file and no temp file."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as out:
+                yaml.safe_dump(conf, out, default_flow_style=False, sort_keys=False)
+            os.replace(tmp, path)  # mkstemp made it 0600
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise DindError(f"can't write the kubeconfig {path}: {exc.strerror or exc}", _HINT) from None
+
+
+_HINT = "fix or move the file, or point KUBECONFIG at another one"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def merge_into(path: Path, entry: dict, use_context: bool) -> None:

@@ -3,9 +3,11 @@ import os
 import stat
 import threading
 
+import pytest
 import yaml
 
 from dind_cluster import kubeconfig
+from dind_cluster.errors import DindError
 
 ADMIN_CONF = """apiVersion: v1
 kind: Config
@@ -95,3 +97,30 @@ def test_remove_drops_only_our_entries_and_reports_it(tmp_path):
     assert conf["current-context"] == ""
     assert kubeconfig.remove_from(path, "dind-foo") is False
     assert kubeconfig.remove_from(tmp_path / "absent", "dind-foo") is False
+
+
+@pytest.mark.parametrize("text", ["clusters: [\n", "- just\n- a list\n"])
+def test_unreadable_kubeconfig_is_a_one_line_error_and_stays_as_it_was(tmp_path, text):
+    path = tmp_path / "config"
+    path.write_text(text)
+    entry = kubeconfig.cluster_entry(ADMIN_CONF, "dind", "https://127.0.0.1:1")
+    with pytest.raises(DindError, match=r"kubeconfig .*config"):
+        kubeconfig.merge_into(path, entry, use_context=True)
+    with pytest.raises(DindError, match=r"kubeconfig .*config"):
+        kubeconfig.remove_from(path, "dind")
+    assert path.read_text() == text
+
+
+def test_unwritable_kubeconfig_directory_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    entry = kubeconfig.cluster_entry(ADMIN_CONF, "dind", "https://127.0.0.1:1")
+    with pytest.raises(DindError, match=r"^can't write the kubeconfig "):
+        kubeconfig.merge_into(blocker / "config", entry, use_context=True)
+
+
+def test_a_failed_write_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "config"
+    with pytest.raises(yaml.representer.RepresenterError):
+        kubeconfig._write(path, {"bad": object()})
+    assert list(tmp_path.iterdir()) == []

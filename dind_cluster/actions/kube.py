@@ -109,14 +109,25 @@ def wait_until_ready(ctx: ActionContext, master, timeout: float, interval: float
 
 
 def _not_ready(master, expected: Sequence[str]) -> list:
-    code, out = kubectl(master, "get", "nodes", "-o", "json", check=False)
-    if code != 0:
-        return [f"the apiserver doesn't answer: {out.strip()[-200:]}"]
-    problems = nodes_not_ready(json.loads(out), expected)
-    code, out = kubectl(master, "get", "pods", "-n", "kube-system", "-o", "json", check=False)
-    if code != 0:
-        return problems + [f"can't list kube-system pods: {out.strip()[-200:]}"]
-    return problems + pods_not_ready(json.loads(out))
+    node_list, said = _kubectl_json(master, "get", "nodes")
+    if node_list is None:
+        return [f"the apiserver doesn't answer: {said}"]
+    problems = nodes_not_ready(node_list, expected)
+    pod_list, said = _kubectl_json(master, "get", "pods", "-n", "kube-system")
+    if pod_list is None:
+        return problems + [f"can't list kube-system pods: {said}"]
+    return problems + pods_not_ready(pod_list)
+
+
+def _kubectl_json(master, *args: str) -> tuple:
+    """(parsed `-o json` output, "") or (None, the tail of what kubectl said instead)."""
+    code, out = kubectl(master, *args, "-o", "json", check=False)
+    if code == 0:
+        try:  # stderr is merged: skip warning lines printed before the JSON
+            return json.loads(out[max(out.find("{"), 0):]), ""
+        except ValueError:
+            pass
+    return None, out.strip()[-200:]
 
 
 def nodes_not_ready(node_list: dict, expected: Sequence[str]) -> list:

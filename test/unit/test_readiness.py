@@ -27,3 +27,35 @@ def test_pods_must_run_with_every_container_ready_or_have_succeeded():
     assert pods_not_ready(listed) == ["pod kube-system/kube-proxy-x is Pending (ContainerCreating)",
                                       "pod kube-system/etcd is Running but not ready"]
     assert pods_not_ready({"items": []}) == []
+
+
+def _master_answering(outputs: dict):
+    """A node container (autospec of the SDK's Container) whose exec_run answers kubectl."""
+    from unittest.mock import create_autospec
+
+    from docker.models.containers import Container
+
+    master = create_autospec(Container, instance=True)
+    master.name = "kube-master"
+    master.exec_run.side_effect = lambda argv, **_: outputs[argv[3]]
+    return master
+
+
+def test_kubectl_warnings_before_the_json_do_not_break_the_wait():
+    """exec merges stderr: a kubectl warning line ahead of the JSON is skipped, not a traceback."""
+    import json
+
+    from dind_cluster.actions.kube import _not_ready
+
+    warn = b"Warning: v1 ComponentStatus is deprecated\n"
+    master = _master_answering({
+        "nodes": (0, warn + json.dumps({"items": [node("kube-master", "True")]}).encode()),
+        "pods": (0, warn + b'{"items": []}')})
+    assert _not_ready(master, ["kube-master"]) == []
+
+
+def test_kubectl_output_that_is_not_json_is_a_problem_line():
+    from dind_cluster.actions.kube import _not_ready
+
+    master = _master_answering({"nodes": (0, b"garbage"), "pods": (0, b'{"items": []}')})
+    assert _not_ready(master, ["kube-master"]) == ["the apiserver doesn't answer: garbage"]

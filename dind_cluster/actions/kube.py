@@ -18,8 +18,7 @@ from dind_cluster.errors import DindError, Timeout
 KUBEADM_CONFIG = "/etc/kubeadm/kubeadm.yaml"
 JOIN_CONFIG = "/etc/kubeadm/join.yaml"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
-CNI_CONFLIST = "/etc/cni/net.d/10-dindnet.conflist"
-LOCAL_CNI = ("bridge", "ptp")
+LOCAL_CNI = cni.CONFLIST_PLUGINS  # plugins configured per node here, not by a manifest
 
 
 def kubectl(master, *args: str, check: bool = True) -> tuple:
@@ -80,7 +79,7 @@ def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:
 def write_cni_configs(ctx: ActionContext, containers: Sequence) -> None:
     by_name = {node.name: node for node in ctx.plan.nodes}
     for container in containers:
-        put_files(container, {CNI_CONFLIST: cni.render_cni_conflist(ctx.plan, by_name[container.name])})
+        put_files(container, {cni.CONFLIST_PATH: cni.render_cni_conflist(ctx.plan, by_name[container.name])})
 
 
 def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:

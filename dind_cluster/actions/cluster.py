@@ -94,10 +94,18 @@ def down(ctx: ActionContext) -> None:
 
 
 def _drop_aaaa_rules(ctx: ActionContext) -> None:
-    if ctx.plan.allow_aaaa_use and ctx.plan.cni_plugin in kube.LOCAL_CNI:
-        images = backend.list_cluster(ctx.client, ctx.plan.cluster_key).images
-        image = images[0].id if images else _node_image(ctx)
-        helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, image, add=False, progress=ctx.progress.line)
+    """Take back the host's IPv6 NAT rules of `up`, with an image already here (never build one)."""
+    if not (ctx.plan.allow_aaaa_use and ctx.plan.cni_plugin in kube.LOCAL_CNI):
+        return
+    from dind_cluster.backend.images import any_node_image
+
+    snapshots_here = backend.list_cluster(ctx.client, ctx.plan.cluster_key).images
+    image = snapshots_here[0].id if snapshots_here else any_node_image(ctx.client)
+    if image is None:
+        ctx.progress.line("WARNING: no node image here to remove the host's IPv6 NAT rules with; "
+                          "they stay (see `ip6tables -t nat -S`)")
+        return
+    helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, image, add=False, progress=ctx.progress.line)
 
 
 def preflight(ctx: ActionContext) -> None:

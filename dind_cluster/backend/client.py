@@ -32,10 +32,13 @@ def docker_client(environ: Optional[Mapping[str, str]] = None) -> docker.DockerC
 
 
 @contextlib.contextmanager
-def docker_errors(doing: str) -> Iterator[None]:
-    """Turn SDK exceptions raised while `doing` something into one-line DockerErrors."""
+def docker_errors(doing: str, keep: tuple = ()) -> Iterator[None]:
+    """Turn SDK exceptions raised while `doing` something into one-line DockerErrors; those of the
+    types in `keep` (e.g. docker.errors.NotFound, which the caller handles) pass unchanged."""
     try:
         yield
+    except keep:
+        raise
     except docker.errors.APIError as exc:
         raise DockerError(f"{doing}: {exc.explanation or exc}") from None
     except requests.exceptions.ConnectionError as exc:

@@ -92,7 +92,8 @@ def ensure_helper_image(client: docker.DockerClient, role: str, base: str,
     """The helper image's tag, built FROM `base` when missing (Debian packages via apt)."""
     tag = helper_image_tag(client, role, base)
     try:
-        client.images.get(tag)
+        with docker_errors(f"inspecting image {tag}", keep=(docker.errors.ImageNotFound,)):
+            client.images.get(tag)
         return tag
     except docker.errors.ImageNotFound:
         pass

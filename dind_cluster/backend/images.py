@@ -53,6 +53,13 @@ def ensure_node_image(values: Mapping[str, str], environ: Mapping[str, str],
     return build_node_image(client, recipe, progress)
 
 
+def any_node_image(client) -> Optional[str]:
+    """The id of a node image already on the engine (any version), for host-side helper commands."""
+    with docker_errors("listing node images"):
+        found = client.images.list(filters={"label": f"{IMAGE_LABEL}=node"})
+    return found[0].id if found else None
+
+
 def node_image_recipe(client, settings: NodeImageSettings, environ: Mapping[str, str],
                       progress: Progress = None) -> Recipe:
     """Collect the inputs (base image id, binaries, archives, image/ files) and the tag they make."""

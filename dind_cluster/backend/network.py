@@ -55,7 +55,8 @@ def ensure_network(client: docker.DockerClient, plan: ClusterPlan, created=None)
 
 
 def _reuse(net, plan: ClusterPlan):
-    net.reload()
+    with docker_errors(f"inspecting network {net.name}"):
+        net.reload()
     labels = net.attrs.get("Labels") or {}
     if labels.get(CLUSTER_LABEL) != plan.cluster_key:
         raise DockerError(f"network {net.name} exists but was not made for cluster "

@@ -148,7 +148,8 @@ def _owned(attrs_labels: Optional[dict], plan: ClusterPlan) -> bool:
 def _remove_stale_container(client, plan: ClusterPlan, name: str) -> None:
     """A container left by an interrupted run is ours to replace; anyone else's is not."""
     try:
-        old = client.containers.get(name)
+        with docker_errors(f"inspecting container {name}", keep=(docker.errors.NotFound,)):
+            old = client.containers.get(name)
     except docker.errors.NotFound:
         return
     if not _owned(old.labels, plan):

@@ -3,16 +3,37 @@ and test pods: network namespaces attached by the real CNI plugins with a node's
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import docker.errors
 import pytest
 
+from conftest import base_image
 from dind_cluster.backend.containers import exec_in
 from dind_cluster.naming import CLUSTER_LABEL
+
+
+REPO = Path(__file__).resolve().parents[2]
+STANDIN_BIN = REPO / "test" / "standin" / "bin"
+CLUSTER_VARIABLES = ("IP_MODE", "DIND_LABEL", "CLUSTER_ID", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR",
+                     "APISERVER_PORT", "NAT64_V4_SUBNET_PREFIX", "REMOTE_DNS64_V4SERVER", "NUM_NODES", "CNI_PLUGIN")
+
+
+def cluster_env(home: Path, **values: str) -> dict:
+    """The environment of one cluster's CLI: its own HOME, kubeconfig and kubectl directory, the
+    stand-in Kubernetes binaries, no config.sh, one worker unless `values` say otherwise."""
+    env = {k: v for k, v in os.environ.items() if k not in CLUSTER_VARIABLES}
+    env.update({"HOME": str(home), "KUBECONFIG": str(home / ".kube" / "config"),
+                "KUBECTL_DIR": str(home / "kubectl"), "DIND_K8S_BIN_DIR": str(STANDIN_BIN),
+                "DIND_K8S_IMAGES_DIR": "none", "DIND_BASE_IMAGE": base_image(),
+                "EMBEDDED_CONFIG": "y", "DIND_WAIT_TIMEOUT": "120", "NUM_NODES": "1"})
+    env.update(values)
+    return env
 
 
 def cli(env, *args, check=True):

@@ -7,31 +7,24 @@ configuration) on different nodes reach each other; down/up keeps state; clean l
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from dind_cluster.backend.containers import exec_in
+import clusters
 from clusters import (cli, free_cluster_id, kubectl as kubectl_in, owned, ping_between_test_pods,
                       remove_cluster, split_dump64_both_ways)
 
 pytestmark = pytest.mark.docker
-REPO = Path(__file__).resolve().parents[2]
-STANDIN_BIN = REPO / "test" / "standin" / "bin"
 
 
 @pytest.fixture(scope="module")
 def cluster_env(engine, tmp_path_factory):
-    """Settings for a 3-node IPv4 cluster of this module's own (a random unused CLUSTER_ID)."""
-    home = tmp_path_factory.mktemp("home")
-    cluster_id = free_cluster_id(engine, 150, 199)
-    env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(home / ".kube" / "config"),
-           "KUBECTL_DIR": str(home / "kubectl"), "CLUSTER_ID": cluster_id, "NUM_NODES": "2",
-           "DIND_K8S_BIN_DIR": str(STANDIN_BIN), "DIND_K8S_IMAGES_DIR": "none", "EMBEDDED_CONFIG": "y", "DIND_WAIT_TIMEOUT": "120"}
-    for name in ("IP_MODE", "DIND_LABEL", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR", "APISERVER_PORT"):
-        env.pop(name, None)
-    env["_KEY"] = f"cluster-{cluster_id}"
+    """Settings for a 3-node IPv4 cluster of this module's own (a free CLUSTER_ID)."""
+    env = clusters.cluster_env(tmp_path_factory.mktemp("home"), CLUSTER_ID=free_cluster_id(engine, 150, 199),
+                               NUM_NODES="2")
+    env["_KEY"] = f"cluster-{env['CLUSTER_ID']}"
     yield env
     remove_cluster(engine, env["_KEY"])
 

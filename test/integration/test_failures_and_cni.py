@@ -2,30 +2,22 @@
 is an error naming the variable to override; the ptp plugin carries pod traffic between nodes too."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from clusters import cli, free_cluster_id, owned, ping_between_test_pods, remove_cluster
+from clusters import cli, cluster_env, free_cluster_id, owned, ping_between_test_pods, remove_cluster
 
 pytestmark = pytest.mark.docker
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def env(engine, tmp_path):
-    cluster_id = free_cluster_id(engine, 100, 119)
-    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig"),
-           "CLUSTER_ID": cluster_id, "EMBEDDED_CONFIG": "y", "NUM_NODES": "1", "DIND_WAIT_TIMEOUT": "60",
-           "DIND_K8S_BIN_DIR": str(REPO / "test" / "standin" / "bin"), "DIND_K8S_IMAGES_DIR": "none"}
-    for name in ("IP_MODE", "DIND_LABEL", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR", "CNI_PLUGIN"):
-        env.pop(name, None)
-    env["_KEY"] = f"cluster-{cluster_id}"
+    env = cluster_env(tmp_path, CLUSTER_ID=free_cluster_id(engine, 100, 119), DIND_WAIT_TIMEOUT="60")
+    env["_KEY"] = f"cluster-{env['CLUSTER_ID']}"
     yield env
     remove_cluster(engine, env["_KEY"])
 

@@ -3,30 +3,22 @@ a lone master takes pods; DIND_PORT_FORWARDER is called with the port; a failed 
 leaves nothing behind."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-from clusters import (cli, free_cluster_id, kubectl, owned, ping_between_test_pods, remove_cluster,
+from clusters import (cli, cluster_env, free_cluster_id, kubectl, owned, ping_between_test_pods, remove_cluster,
                       split_dump64_both_ways)
 from dind_cluster.backend.containers import exec_in
 
 pytestmark = pytest.mark.docker
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def env(engine, tmp_path):
-    cluster_id = free_cluster_id(engine, 120, 139)
-    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig"),
-           "KUBECTL_DIR": str(tmp_path / "kubectl"), "CLUSTER_ID": cluster_id, "EMBEDDED_CONFIG": "y",
-           "DIND_K8S_BIN_DIR": str(REPO / "test" / "standin" / "bin"), "DIND_K8S_IMAGES_DIR": "none",
-           "DIND_WAIT_TIMEOUT": "120"}
-    for name in ("IP_MODE", "DIND_LABEL", "NUM_NODES", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR"):
-        env.pop(name, None)
+    env = cluster_env(tmp_path, CLUSTER_ID=free_cluster_id(engine, 120, 139))
+    del env["NUM_NODES"]  # init makes the master alone whatever NUM_NODES says; join adds the rest
     yield env
-    remove_cluster(engine, f"cluster-{cluster_id}")
+    remove_cluster(engine, f"cluster-{env['CLUSTER_ID']}")
 
 
 def calls(container) -> str:

@@ -25,12 +25,10 @@ from dind_cluster.preflight import run_preflight
 from dind_cluster.backend.helpers64 import helper_containers, helper_image_tag
 from dind_cluster.helpers64 import synthesise
 
-from clusters import attach_test_pod, cli, detach_test_pod, kubectl, owned, remove_cluster
+from clusters import attach_test_pod, cli, cluster_env, detach_test_pod, kubectl, owned, remove_cluster
 from conftest import base_image
 
 pytestmark = pytest.mark.docker
-REPO = Path(__file__).resolve().parents[2]
-STANDIN_BIN = REPO / "test" / "standin" / "bin"
 MY_IDS = range(200, 231)             # CLUSTER_IDs no other test module uses
 NAT64_BASE = "10.0"                  # 10.<id>: CLUSTER_IDs above 13 leave 172.16/12
 A_ONLY_NAME = "ipv4only.test"
@@ -44,19 +42,6 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends dnsmasq
 
 
 # --- helpers shared with test_side_by_side.py ------------------------------------------------
-
-def cluster_values(home: Path, **values: str) -> dict:
-    """The environment of one cluster's CLI: its own HOME, kubeconfig and kubectl directory."""
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "IP_MODE", "DIND_LABEL", "CLUSTER_ID", "MGMT_CIDRS", "POD_NETWORK_CIDR", "SERVICE_CIDR",
-        "APISERVER_PORT", "NAT64_V4_SUBNET_PREFIX", "REMOTE_DNS64_V4SERVER", "NUM_NODES")}
-    env.update({"HOME": str(home), "KUBECONFIG": str(home / ".kube" / "config"),
-                "KUBECTL_DIR": str(home / "kubectl"), "DIND_K8S_BIN_DIR": str(STANDIN_BIN),
-                "DIND_K8S_IMAGES_DIR": "none", "DIND_BASE_IMAGE": base_image(),
-                "EMBEDDED_CONFIG": "y", "DIND_WAIT_TIMEOUT": "120", "NUM_NODES": "1"})
-    env.update(values)
-    return env
-
 
 def with_local_dns(env: dict) -> dict:
     """IPv6 mode: REMOTE_DNS64_V4SERVER inside the cluster's own NAT64 /16 (`config --json`)."""
@@ -225,7 +210,7 @@ def v6(engine, module_scope, tmp_path_factory):
     """A running IPv6-only cluster (2 workers) and the test DNS server on its NAT64 /16."""
     mode = {"IP_MODE": "ipv6", "NAT64_V4_SUBNET_PREFIX": NAT64_BASE}
     cid = free_cluster_id(engine, set(), **mode)
-    env = with_local_dns(cluster_values(tmp_path_factory.mktemp("v6home"), **mode, CLUSTER_ID=cid,
+    env = with_local_dns(cluster_env(tmp_path_factory.mktemp("v6home"), **mode, CLUSTER_ID=cid,
                                         NUM_NODES="2"))
     keys, images, dns = [], new_helper_images(engine), DnsServer(engine, module_scope, env)
     try:
@@ -327,7 +312,7 @@ def test_clean_removes_the_helpers_with_everything_else(engine, v6):
 def dual(engine, tmp_path_factory):
     mode = {"IP_MODE": "dual-stack"}
     cid = free_cluster_id(engine, set(), **mode)
-    env = cluster_values(tmp_path_factory.mktemp("dualhome"), **mode, CLUSTER_ID=cid)
+    env = cluster_env(tmp_path_factory.mktemp("dualhome"), **mode, CLUSTER_ID=cid)
     keys = []
     try:
         up(engine, env, keys)

@@ -15,8 +15,8 @@ import pytest
 from dind_cluster.naming import CLUSTER_LABEL
 from dind_cluster.plan import make_plan
 
-from clusters import cli, owned, ping_between_test_pods
-from test_ipv6_clusters import (NAT64_BASE, cluster_key, cluster_values, config_json,
+from clusters import cli, cluster_env, owned, ping_between_test_pods
+from test_ipv6_clusters import (NAT64_BASE, cluster_key, config_json,
                                 free_cluster_id, kubeconfig_server, listed_nodes,
                                 new_helper_images, node_containers, remove_clusters,
                                 remove_images, unused, with_local_dns)
@@ -56,8 +56,8 @@ def home(tmp_path_factory):
 def pair(engine, home):
     """An IPv4 cluster and an IPv6-only cluster, brought up at the same time."""
     taken: set = set()
-    v4 = cluster_values(home, **ipv4_values(engine, taken))
-    v6 = with_local_dns(cluster_values(home, **ipv6_values(engine, taken)))
+    v4 = cluster_env(home, **ipv4_values(engine, taken))
+    v6 = with_local_dns(cluster_env(home, **ipv6_values(engine, taken)))
     keys, images = [], new_helper_images(engine)
     try:
         up_together([v4, v6], keys)
@@ -111,7 +111,7 @@ def test_second_up_of_a_running_cluster_says_so_and_changes_nothing(engine, pair
 
 
 def test_a_dual_stack_cluster_comes_up_beside_the_ipv6_only_one(engine, pair, home):
-    dual = cluster_values(home, IP_MODE="dual-stack", CLUSTER_ID=free_cluster_id(engine, set(), IP_MODE="dual-stack"))
+    dual = cluster_env(home, IP_MODE="dual-stack", CLUSTER_ID=free_cluster_id(engine, set(), IP_MODE="dual-stack"))
     cleanups: list = []
     try:
         up_together([dual], cleanups)
@@ -135,7 +135,7 @@ def test_clean_of_one_leaves_the_other_running_with_its_kubectl(engine, pair):
 @pytest.fixture(scope="module")
 def dual_pair(engine, home):
     taken: set = set()
-    envs = [cluster_values(home, IP_MODE="dual-stack",
+    envs = [cluster_env(home, IP_MODE="dual-stack",
                            CLUSTER_ID=free_cluster_id(engine, taken, IP_MODE="dual-stack"))
             for _ in range(2)]
     keys: list = []
@@ -153,7 +153,7 @@ def test_two_dual_stack_clusters_come_up_side_by_side(engine, dual_pair):
 
 
 def test_preflight_refuses_a_subnet_in_use_before_creating_anything(engine, scope, tmp_path):
-    env = cluster_values(tmp_path, CLUSTER_ID=free_cluster_id(engine, set()))
+    env = cluster_env(tmp_path, CLUSTER_ID=free_cluster_id(engine, set()))
     subnet = config_json(env)["network"]["subnets"][0]
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
     engine.networks.create(f"overlap-{scope.value}", driver="bridge", ipam=ipam,

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.network import bridge_of
 from dind_cluster.helpers64 import engine_is_local
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.preflight import DockerNetwork, Facts, HostRoute, run_preflight
 
 RTF_UP = 0x1
 RTF_LOCAL_OR_ANYCAST = 0x80000000 | 0x00100000   # the host's own addresses, not routes
-BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 
 
 def gather_facts(client, environ: Mapping[str, str], root: str = "/") -> Facts:
@@ -55,11 +55,8 @@ def engine_controllers(info: Mapping) -> frozenset:
 def docker_network(attrs: Mapping) -> DockerNetwork:
     subnets = tuple(c["Subnet"] for c in (attrs.get("IPAM") or {}).get("Config") or []
                     if c.get("Subnet"))
-    bridge = None
-    if attrs.get("Driver") == "bridge":
-        bridge = (attrs.get("Options") or {}).get(BRIDGE_NAME_OPTION) or f"br-{attrs['Id'][:12]}"
     return DockerNetwork(attrs.get("Name", ""), subnets,
-                         (attrs.get("Labels") or {}).get(CLUSTER_LABEL), bridge)
+                         (attrs.get("Labels") or {}).get(CLUSTER_LABEL), bridge_of(attrs))
 
 
 def host_facts(root: Path, data_root: str) -> dict:

@@ -18,6 +18,7 @@ from dind_cluster import helpers64 as pure
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, tar_of, wait_until
 from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT
+from dind_cluster.backend.network import bridge_of, static_endpoint
 from dind_cluster.backend.nodes import Created, _remove
 from dind_cluster.errors import DockerError
 from dind_cluster.images import HASH_LABEL, IMAGE_LABEL
@@ -117,10 +118,7 @@ def ensure_helper_image(client: docker.DockerClient, role: str, base: str,
 def helper_options(client, plan: ClusterPlan, role: str, image: str) -> dict:
     """containers.create arguments of one helper: static addresses, NET_ADMIN, tun for tayga."""
     helper = plan.dns64 if role == DNS64 else plan.nat64
-    v4 = [ip for ip in helper.ips if ":" not in ip]
-    v6 = [ip for ip in helper.ips if ":" in ip]
-    endpoint = client.api.create_endpoint_config(ipv4_address=v4[0] if v4 else None,
-                                                 ipv6_address=v6[0] if v6 else None)
+    endpoint = static_endpoint(client, helper.ips)
     sysctls = {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.all.forwarding": "1"}
     opts = dict(image=image, name=helper.name, hostname=helper.name, detach=True,
                 network=plan.network.name, networking_config={plan.network.name: endpoint},
@@ -232,6 +230,4 @@ def _run_on_host(client, image: str, entrypoint: list, labels: dict, doing: str,
 def bridge_name(client, network_name: str) -> str:
     """The host interface of a bridge network: its configured name, else br-<id12>."""
     with docker_errors(f"inspecting network {network_name}"):
-        attrs = client.networks.get(network_name).attrs
-    options = attrs.get("Options") or {}
-    return options.get("com.docker.network.bridge.name") or f"br-{attrs['Id'][:12]}"
+        return bridge_of(client.networks.get(network_name).attrs)

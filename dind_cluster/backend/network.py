@@ -13,6 +13,24 @@ from dind_cluster.naming import CLUSTER_LABEL
 from dind_cluster.plan import ClusterPlan
 
 
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+
+
+def static_endpoint(client, ips) -> dict:
+    """Endpoint settings giving a container its planned addresses (first IPv4 and first IPv6)."""
+    v4 = [ip for ip in ips if ":" not in ip]
+    v6 = [ip for ip in ips if ":" in ip]
+    return client.api.create_endpoint_config(ipv4_address=v4[0] if v4 else None,
+                                             ipv6_address=v6[0] if v6 else None)
+
+
+def bridge_of(attrs) -> Optional[str]:
+    """The host interface of a bridge network (its configured name, else br-<id12>), from its attrs."""
+    if attrs.get("Driver") != "bridge":
+        return None
+    return (attrs.get("Options") or {}).get(BRIDGE_NAME_OPTION) or f"br-{attrs['Id'][:12]}"
+
+
 def network_subnets(network) -> list:
     return [c["Subnet"] for c in (network.attrs.get("IPAM") or {}).get("Config") or []
             if c.get("Subnet")]

@@ -15,6 +15,7 @@ import docker.errors
 
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import Content, put_files
+from dind_cluster.backend.network import static_endpoint
 from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
@@ -70,10 +71,7 @@ def node_labels(plan: ClusterPlan, node: NodePlan) -> dict:
 def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
                  apiserver_port: Optional[int] = None) -> dict:
     """Keyword arguments of containers.create for one node (everything but the image)."""
-    v4 = [ip for ip in node.ips if ":" not in ip]
-    v6 = [ip for ip in node.ips if ":" in ip]
-    endpoint = client.api.create_endpoint_config(ipv4_address=v4[0] if v4 else None,
-                                                 ipv6_address=v6[0] if v6 else None)
+    endpoint = static_endpoint(client, node.ips)
     volumes = {node.volume: {"bind": "/var", "mode": "rw"},
                "/lib/modules": {"bind": "/lib/modules", "mode": "ro"}}
     if run_mode.cgroup_version == 1:

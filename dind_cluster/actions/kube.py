@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from dind_cluster import cni, kubeadm
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend.containers import exec_in, put_files
 from dind_cluster.errors import DindError, Timeout
+from dind_cluster.parallel import run_all
 
 KUBEADM_CONFIG = "/etc/kubeadm/kubeadm.yaml"
 JOIN_CONFIG = "/etc/kubeadm/join.yaml"
@@ -58,7 +58,7 @@ def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
         exec_in(container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", "--ignore-preflight-errors=all",
                             *extra_args])
 
-    _in_parallel(join, workers)
+    run_all(join, workers)
 
 
 def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:
@@ -90,7 +90,7 @@ def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
         for argv in commands.get(container.name, ()):
             exec_in(container, argv)
 
-    _in_parallel(add, containers)
+    run_all(add, containers)
 
 
 def wait_until_ready(ctx: ActionContext, master, timeout: float, interval: float = 2.0) -> None:
@@ -166,10 +166,3 @@ def _events_tail(master, count: int = 10) -> str:
     lines = out.strip().splitlines()
     return "\n".join(lines[-count:]) if code == 0 else ""
 
-
-def _in_parallel(func, items: Sequence) -> None:
-    """Run func on every item at once; the first failure is raised after all have finished."""
-    with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
-        futures = [pool.submit(func, item) for item in items]
-    for future in futures:
-        future.result()

@@ -6,7 +6,6 @@ import socket
 import tarfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Mapping, Optional, Union
 
 import docker.errors
@@ -14,6 +13,7 @@ from docker.utils.socket import frames_iter
 
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.errors import CommandFailed, DockerError, Timeout
+from dind_cluster.parallel import run_all
 
 Content = Union[bytes, str]
 Stdin = Union[bytes, Iterable[bytes], None]
@@ -141,11 +141,7 @@ def wait_for_node(container, timeout: float = 120) -> None:
 
 def wait_for_nodes(containers: list, timeout: float = 120) -> None:
     """Wait for every node in parallel; the first failure is raised."""
-    if not containers:
-        return
-    with ThreadPoolExecutor(max_workers=len(containers)) as pool:
-        for future in [pool.submit(wait_for_node, c, timeout) for c in containers]:
-            future.result()
+    run_all(lambda c: wait_for_node(c, timeout), containers)
 
 
 def last_logs(container, lines: int = 20) -> str:

@@ -6,7 +6,6 @@ Everything we create carries plan.labels (CLUSTER_LABEL=<cluster key>), so listi
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Union
 
@@ -19,6 +18,7 @@ from dind_cluster.backend.network import static_endpoint
 from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
+from dind_cluster.parallel import run_all
 from dind_cluster.plan import ClusterPlan, NodePlan
 
 NODE_LABEL = "dind-cluster.io/node"
@@ -121,12 +121,7 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
             progress(node.name)
         return container
 
-    with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-        futures = [pool.submit(one, node) for node in todo]
-        errors = [f.exception() for f in futures if f.exception()]
-    if errors:
-        raise errors[0]
-    return [f.result() for f in futures]
+    return run_all(one, todo)
 
 
 def _create_node(client, plan, node, image, run_mode, apiserver_port, created):
@@ -245,9 +240,7 @@ def _call(fn, doing: str):
 
 
 def _in_parallel(fn, items: list) -> None:
-    if items:
-        with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
-            list(pool.map(fn, items))
+    run_all(fn, items, limit=16)
 
 
 def _remove(obj, kind: str) -> None:

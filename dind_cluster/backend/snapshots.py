@@ -3,7 +3,6 @@ diff; `docker commit` keeps the diff as a labelled image, the volume stays where
 restore creates the containers from those images with the same volumes and addresses."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import docker
@@ -14,6 +13,7 @@ from dind_cluster.backend.nodes import (SNAPSHOT_LABEL, _owned, create_nodes,
                                         node_containers)
 from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
+from dind_cluster.parallel import run_all
 from dind_cluster.plan import ClusterPlan, NodePlan
 
 SNAPSHOT_REPO = "dind-cluster-snapshot"
@@ -34,8 +34,7 @@ def snapshot_nodes(client: docker.DockerClient, plan: ClusterPlan) -> list:
     if missing:
         raise DockerError(f"can't snapshot cluster '{plan.cluster_key}': no container for "
                           f"{', '.join(missing)}", "run 'dind-cluster up' first")
-    with ThreadPoolExecutor(max_workers=len(plan.nodes)) as pool:
-        return list(pool.map(lambda n: _commit(client, by_name[n.name], n), plan.nodes))
+    return run_all(lambda n: _commit(client, by_name[n.name], n), plan.nodes)
 
 
 def _commit(client, container, node: NodePlan):

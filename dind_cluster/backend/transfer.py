@@ -3,7 +3,6 @@ looks), streamed from `docker save` into `ctr images import -`; a node already h
 image ID is skipped."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, Sequence, Union
 
 import docker
@@ -13,6 +12,7 @@ from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in
 from dind_cluster.backend.nodes import node_containers
 from dind_cluster.errors import DockerError
+from dind_cluster.parallel import run_all
 from dind_cluster.plan import ClusterPlan
 
 IMAGE_ID_LABEL = "dind-cluster.io/image-id"
@@ -70,8 +70,7 @@ def copy_image(client: docker.DockerClient, plan_or_key: Union[ClusterPlan, str]
                 progress(container.name, ref, imported)
         return container.name, done
 
-    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        return dict(pool.map(one, nodes))
+    return dict(run_all(one, nodes))
 
 
 def _image_id(client, ref: str) -> str:

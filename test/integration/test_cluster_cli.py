@@ -93,6 +93,16 @@ def test_dump64_of_three_nodes_splits_alike_with_ours_and_the_originals_pipeline
     assert b"kube-node-2" in files["nodes.txt"]
 
 
+def test_export_logs_writes_sections_var_log_and_inspect_per_node(cluster, tmp_path):
+    target = tmp_path / "logs"
+    cli(cluster, "export-logs", str(target))
+    assert (target / "docker-info.json").is_file() and (target / "nodes.txt").is_file()
+    for node in node_names(cluster):
+        assert (target / f"psaux-{node}.txt").is_file()
+        assert json.loads((target / node / "inspect.json").read_text())["Name"].lstrip("/") == node
+        assert (target / node / "var" / "log").is_dir()
+
+
 def test_pause_and_unpause(engine, cluster):
     cli(cluster, "pause")
     assert {engine.containers.get(n).status for n in node_names(cluster)} == {"paused"}

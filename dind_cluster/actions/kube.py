@@ -25,6 +25,12 @@ def kubectl(master, *args: str, check: bool = True) -> tuple:
     return exec_in(master, ["kubectl", f"--kubeconfig={ADMIN_CONF}", *args], check=check)
 
 
+def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
+    """exec_in, shown with -v: the commands `up` runs in nodes are part of what it explains."""
+    ctx.progress.detail(f"{container.name}$ {' '.join(argv)}")
+    return exec_in(container, list(argv))
+
+
 def kubeadm_version(master) -> str:
     """The version of kubeadm in the node image decides the config API (v1beta3 / v1beta4)."""
     _, out = exec_in(master, ["kubeadm", "version", "-o", "short"])
@@ -37,8 +43,8 @@ def init_master(ctx: ActionContext, master, cgroup_v1: bool, extra_args: Sequenc
     config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1)
     ctx.progress.detail(config)
     put_files(master, {KUBEADM_CONFIG: config}, mode=0o600)
-    exec_in(master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", "--ignore-preflight-errors=all",
-                     *extra_args])
+    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", "--ignore-preflight-errors=all",
+                      *extra_args])
     return version
 
 
@@ -47,16 +53,17 @@ def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
     """Join workers in parallel with a fresh bootstrap token."""
     if not workers:
         return
-    _, out = exec_in(master, ["kubeadm", "token", "create", "--print-join-command"])
+    _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
     endpoint, token, hashes = kubeadm.parse_join_command(out)
     by_name = {node.name: node for node in ctx.plan.nodes}
 
     def join(container) -> None:
         config = kubeadm.render_join_config(ctx.plan, by_name[container.name], k8s_version=version,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes)
+        ctx.progress.detail(config)
         put_files(container, {JOIN_CONFIG: config}, mode=0o600)
-        exec_in(container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", "--ignore-preflight-errors=all",
-                            *extra_args])
+        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", "--ignore-preflight-errors=all",
+                             *extra_args])
 
     run_all(join, workers)
 
@@ -88,7 +95,7 @@ def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
 
     def add(container) -> None:
         for argv in commands.get(container.name, ()):
-            exec_in(container, argv)
+            run(ctx, container, argv)
 
     run_all(add, containers)
 

@@ -2,11 +2,13 @@
 is an error naming the variable to override; the ptp plugin carries pod traffic between nodes too."""
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
 
+import docker.types
 import pytest
 
 from clusters import cli, cluster_env, free_cluster_id, owned, ping_between_test_pods, remove_cluster
@@ -50,3 +52,18 @@ def test_ptp_plugin_carries_pod_traffic_between_nodes(engine, env):
     suffix = f"-cluster-{env['CLUSTER_ID']}"
     ping_between_test_pods([engine.containers.get(f"kube-master{suffix}"),
                             engine.containers.get(f"kube-node-1{suffix}")])
+
+
+def test_doctor_names_an_overlapping_network_with_its_fix_and_passes_without_it(engine, env, scope):
+    subnet = json.loads(cli(env, "config", "--json").stdout)["network"]["subnets"][0]
+    blocker = engine.networks.create(f"overlap-{scope.value}", labels=scope.labels,
+                                     ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]))
+    try:
+        result = cli(env, "doctor", check=False)
+        assert result.returncode == 1
+        assert subnet in result.stdout and blocker.name in result.stdout and "fix:" in result.stdout
+    finally:
+        blocker.remove()
+    result = cli(env, "doctor", check=False)
+    assert result.returncode == 0 and "no problems found" in result.stdout, result.stdout
+    assert owned(engine, env["_KEY"]) == ([], [], [])   # doctor creates nothing

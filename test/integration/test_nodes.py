@@ -146,6 +146,8 @@ def test_run_mode_is_privileged_exactly_when_the_engine_allows_it(engine, cluste
         assert mode.cap_drop and set(mode.cap_drop) <= set(CAPABILITIES)
         assert "restrict_oom_score_adj = true" in conf  # the entrypoint told containerd
         exec_in(nodes[0], ["test", "-c", "/dev/kmsg"])  # the kubelet's OOM watcher reads it
+        # /proc/sys writable as with --privileged (the same value written back: nothing changes)
+        exec_in(nodes[0], ["sh", "-c", "cat /proc/sys/vm/overcommit_memory > /proc/sys/vm/overcommit_memory"])
         all_caps = engine.containers.create(node_image, entrypoint=["/bin/true"], command=[],
                                             cap_add=["ALL"], labels=module_scope.labels)
         with pytest.raises(docker.errors.APIError):

@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from dind_cluster import paths
+from dind_cluster import images, paths
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.e2e import e2e_command
 from dind_cluster.errors import DindError
@@ -32,18 +32,12 @@ DOWNLOAD_BASE = "https://dl.k8s.io"
 BINARIES = ("ginkgo", "e2e.test")
 MEMBER_DIR = "kubernetes/test/bin"
 PARALLEL_NODES = 25  # hack/ginkgo-e2e.sh's default GINKGO_PARALLEL_NODES
-_ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-           "ppc64le": "ppc64le", "s390x": "s390x"}
 Notify = Optional[Callable[[str], None]]
 
 
 def release_arch(machine: Optional[str] = None) -> str:
-    machine = machine or platform.machine()
-    try:
-        return _ARCHES[machine.lower()]
-    except KeyError:
-        raise DindError(f"no Kubernetes test binaries are published for {machine}",
-                        offline_hint()) from None
+    """The release architecture of this machine (or `machine`), as the node image uses it."""
+    return images.release_arch((machine or platform.machine()).lower())
 
 
 def tarball_url(version: str, arch: str, base: str = DOWNLOAD_BASE) -> str:

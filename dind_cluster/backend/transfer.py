@@ -12,11 +12,11 @@ from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in
 from dind_cluster.backend.nodes import node_containers
 from dind_cluster.errors import DockerError
+from dind_cluster.images import CTR
 from dind_cluster.parallel import run_all
 from dind_cluster.plan import ClusterPlan
 
 IMAGE_ID_LABEL = "dind-cluster.io/image-id"
-CTR = ["ctr", "-n", "k8s.io"]
 
 
 def normalize_ref(ref: str) -> str:
@@ -88,11 +88,11 @@ def _image_id(client, ref: str) -> str:
 def _copy_one(client, container, ref: str, image_id: str) -> bool:
     """Import unless the node holds `ref` with the same image ID; True when imported."""
     name = normalize_ref(ref)
-    _, listing = exec_in(container, CTR + ["images", "ls"])
+    _, listing = exec_in(container, [*CTR, "images", "ls"])
     if parse_ctr_images(listing).get(name, {}).get(IMAGE_ID_LABEL) == image_id:
         return False
     with docker_errors(f"saving image {ref}"):
         stream = client.api.get_image(ref)
-    exec_in(container, CTR + ["images", "import", "-"], stdin=stream)
-    exec_in(container, CTR + ["images", "label", name, f"{IMAGE_ID_LABEL}={image_id}"])
+    exec_in(container, [*CTR, "images", "import", "-"], stdin=stream)
+    exec_in(container, [*CTR, "images", "label", name, f"{IMAGE_ID_LABEL}={image_id}"])
     return True

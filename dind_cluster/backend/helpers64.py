@@ -19,7 +19,7 @@ from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, tar_of, wait_until
 from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT
 from dind_cluster.backend.network import bridge_of, static_endpoint
-from dind_cluster.backend.nodes import Created, _remove
+from dind_cluster.backend.nodes import Created, _remove, existing_ours
 from dind_cluster.errors import DockerError
 from dind_cluster.images import HASH_LABEL, IMAGE_LABEL
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
@@ -139,13 +139,8 @@ def _ensure_helper(client, plan: ClusterPlan, role: str, image: str, created: Cr
     digest = pure.config_digest(image, files, {"role": role, "ips": helper.ips,
                                                "network": plan.network.name})
     opts["labels"][DIGEST_LABEL] = digest
-    old = _existing(client, helper.name)
+    old = existing_ours(client, plan, helper.name)
     if old is not None:
-        if (old.labels or {}).get(CLUSTER_LABEL) != plan.cluster_key:
-            raise DockerError(f"a container named {helper.name} exists and is not part of "
-                              f"cluster '{plan.cluster_key}'",
-                              f"remove it ('docker rm -f {helper.name}') or choose another "
-                              "CLUSTER_ID / DIND_LABEL")
         if old.status == "running" and old.labels.get(DIGEST_LABEL) == digest:
             return old
         _remove(old, "container")   # stopped, or made from another config or image
@@ -156,14 +151,6 @@ def _ensure_helper(client, plan: ClusterPlan, role: str, image: str, created: Cr
     with docker_errors(f"starting the {role} helper {helper.name}"):
         container.start()
     return container
-
-
-def _existing(client, name: str):
-    with docker_errors(f"inspecting {name}"):
-        try:
-            return client.containers.get(name)
-        except docker.errors.NotFound:
-            return None
 
 
 def wait_for_helper(container, timeout: float = 60) -> None:

@@ -138,18 +138,26 @@ def _owned(attrs_labels: Optional[dict], plan: ClusterPlan) -> bool:
     return (attrs_labels or {}).get(CLUSTER_LABEL) == plan.cluster_key
 
 
-def _remove_stale_container(client, plan: ClusterPlan, name: str) -> None:
-    """A container left by an interrupted run is ours to replace; anyone else's is not."""
+def existing_ours(client, plan: ClusterPlan, name: str):
+    """The container called `name` if it is this cluster's, None if there is none; a container of
+    that name that isn't ours is an error (we never touch it)."""
     try:
         with docker_errors(f"inspecting container {name}", keep=(docker.errors.NotFound,)):
             old = client.containers.get(name)
     except docker.errors.NotFound:
-        return
+        return None
     if not _owned(old.labels, plan):
         raise DockerError(f"a container named {name} exists and is not part of cluster "
                           f"'{plan.cluster_key}'", f"remove it ('docker rm -f {name}') or choose "
                           "another CLUSTER_ID / DIND_LABEL")
-    _remove(old, "container")
+    return old
+
+
+def _remove_stale_container(client, plan: ClusterPlan, name: str) -> None:
+    """A container left by an interrupted run is ours to replace; anyone else's is not."""
+    old = existing_ours(client, plan, name)
+    if old is not None:
+        _remove(old, "container")
 
 
 _volume_lock = threading.Lock()

@@ -11,6 +11,7 @@ from dind_cluster.backend.client import docker_errors
 from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL
 from dind_cluster.plan import ClusterPlan
+from dind_cluster.preflight import overlap
 
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
@@ -38,13 +39,7 @@ def network_subnets(network) -> list:
 
 def overlapping(ours: tuple, theirs: list) -> Optional[tuple]:
     """Pure: the first (our subnet, their subnet) pair that overlaps, else None."""
-    for mine in ours:
-        a = ipaddress.ip_network(mine, strict=False)
-        for other in theirs:
-            b = ipaddress.ip_network(other, strict=False)
-            if a.version == b.version and a.overlaps(b):
-                return mine, other
-    return None
+    return next(((mine, other) for mine in ours for other in theirs if overlap(mine, other)), None)
 
 
 def ensure_network(client: docker.DockerClient, plan: ClusterPlan, created=None):

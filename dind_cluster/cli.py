@@ -282,13 +282,17 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 @command("init", context_settings=_PASS_THROUGH)
 def init_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: RetainOpt = False) -> None:
     """Start the master and run kubeadm init \\[kubeadm-args…]."""
-    _cluster().init(_action_context(ctx), kubeadm_args or [], retain=retain)
+    from dind_cluster.actions import join
+
+    join.init(_action_context(ctx), kubeadm_args or [], retain=retain)
 
 
 @command("join", context_settings=_PASS_THROUGH)
 def join_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: RetainOpt = False) -> None:
     """Add a node to the running cluster and run kubeadm join \\[kubeadm-args…] (default: a fresh token)."""
-    typer.echo(_cluster().join(_action_context(ctx), kubeadm_args or [], retain=retain))
+    from dind_cluster.actions import join
+
+    typer.echo(join.join(_action_context(ctx), kubeadm_args or [], retain=retain))
 
 
 @command("copy-image")

@@ -2,7 +2,7 @@
 Docker object exists: a one-line ConfigError, not a traceback after the nodes were made."""
 import pytest
 
-from dind_cluster.actions import cluster
+from dind_cluster.actions import cluster, steps
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.errors import ConfigError
 from dind_cluster.plan import make_plan
@@ -32,9 +32,9 @@ def test_bad_apiserver_port_is_refused_before_docker(value):
 
 @pytest.mark.parametrize("value, seconds", [("", 300.0), ("120", 120.0), ("1.5", 1.5)])
 def test_wait_timeout_accepts_positive_seconds(value, seconds):
-    assert cluster._wait_timeout(_ctx(DIND_WAIT_TIMEOUT=value)) == seconds
+    assert steps.wait_timeout(_ctx(DIND_WAIT_TIMEOUT=value)) == seconds
 
 
 def test_init_does_not_need_a_wait_timeout():
     """`init` stops before the wait, so only the port is checked up front."""
-    cluster._check_values(_ctx(DIND_WAIT_TIMEOUT="abc"), waits=False)
+    steps.check_values(_ctx(DIND_WAIT_TIMEOUT="abc"), waits=False)

@@ -102,6 +102,23 @@ def _feed(raw, chunks: Iterable[bytes], failed: list) -> None:
             pass
 
 
+def run_once(client, image: str, doing: str, **options) -> bytes:
+    """Run a short-lived container to completion and return its output; it is removed with its
+    anonymous volumes whatever happens (the SDK's run(remove=True) keeps those: a snapshot image
+    declares VOLUME /var). A non-zero exit is a DockerError carrying the output."""
+    with docker_errors(doing):
+        container = client.containers.create(image, **options)
+        try:
+            container.start()
+            code = container.wait().get("StatusCode", 1)
+            output = container.logs(stdout=True, stderr=True)
+        finally:
+            container.remove(force=True, v=True)
+    if code != 0:
+        raise DockerError(f"{doing} failed (exit {code})", output.decode(errors="replace")[-1000:])
+    return output
+
+
 def node_state(container) -> str:
     """'ready', or what is still missing: systemd's state or 'containerd'."""
     code, out = exec_in(container, ["systemctl", "is-system-running"], check=False)

@@ -16,7 +16,7 @@ import docker.errors
 
 from dind_cluster import helpers64 as pure
 from dind_cluster.backend.client import docker_errors
-from dind_cluster.backend.containers import exec_in, put_files, tar_of, wait_until
+from dind_cluster.backend.containers import exec_in, put_files, run_once, tar_of, wait_until
 from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT
 from dind_cluster.backend.network import bridge_of, static_endpoint
 from dind_cluster.backend.nodes import Created, _remove, existing_ours
@@ -206,12 +206,8 @@ def _engine_here(environ: Mapping[str, str], progress: Progress, doing: str) -> 
 
 def _run_on_host(client, image: str, entrypoint: list, labels: dict, doing: str, volumes=None) -> None:
     """Run a short-lived host-network container with NET_ADMIN (so no root is needed here)."""
-    with docker_errors(doing):
-        try:
-            client.containers.run(image, entrypoint=entrypoint, command=[], network_mode="host",
-                                  cap_add=["NET_ADMIN"], remove=True, labels=labels, volumes=volumes or {})
-        except docker.errors.ContainerError as exc:
-            raise DockerError(f"{doing} failed", (exc.stderr or b"").decode(errors="replace")) from None
+    run_once(client, image, doing, entrypoint=entrypoint, command=[], network_mode="host",
+             cap_add=["NET_ADMIN"], labels=labels, volumes=volumes or {})
 
 
 def bridge_name(client, network_name: str) -> str:

@@ -13,6 +13,7 @@ import docker
 import docker.errors
 
 from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.containers import run_once
 from dind_cluster.errors import DockerError
 
 # Linux capability numbers (include/uapi/linux/capability.h) → names Docker accepts.
@@ -119,15 +120,14 @@ def _privileged_works(client, image: str, labels: dict) -> bool:
         raise DockerError(f"starting a privileged probe container: {exc.explanation or exc}")
     finally:
         with docker_errors("removing the probe container"):
-            probe.remove(force=True)
+            probe.remove(force=True, v=True)  # a snapshot image declares VOLUME /var
 
 
 def _runtime_missing_caps(client, image: str, labels: dict) -> tuple[str, ...]:
     """The runtime's bounding set is that of the container's parent (the containerd shim),
     visible from a container sharing the host's PID namespace."""
     script = "cat /proc/sys/kernel/cap_last_cap; cat /proc/$PPID/status"
-    with docker_errors(f"probing the runtime's capabilities with {image}"):
-        out = client.containers.run(image, entrypoint=["/bin/sh", "-c", script], command=[],
-                                    pid_mode="host", labels=labels, remove=True)
+    out = run_once(client, image, f"probing the runtime's capabilities with {image}",
+                   entrypoint=["/bin/sh", "-c", script], command=[], pid_mode="host", labels=labels)
     first, _, status = out.decode(errors="replace").partition("\n")
     return missing_capabilities(status, int(first.strip() or len(CAPABILITIES) - 1))

@@ -187,7 +187,7 @@ class DnsServer:
 
     def remove(self) -> None:
         if self.container is not None:
-            self.container.remove(force=True)
+            self.container.remove(force=True, v=True)
             self.container = None
 
 

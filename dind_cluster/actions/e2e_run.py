@@ -17,13 +17,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 from dind_cluster import images, paths
 from dind_cluster.actions.context import ActionContext
+from dind_cluster.download import open_url
 from dind_cluster.e2e import e2e_command
 from dind_cluster.errors import DindError
 from dind_cluster.kubeconfig import kubeconfig_path
@@ -94,7 +93,7 @@ def download_e2e_binaries(url: str, target: Path, bin_dir: str = "", notify: Not
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=target) as spool:
         digest = hashlib.sha512()
-        with _open(url, hint) as response:
+        with open_url(url, hint) as response:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 digest.update(chunk)
                 spool.write(chunk)
@@ -106,20 +105,12 @@ def download_e2e_binaries(url: str, target: Path, bin_dir: str = "", notify: Not
 
 
 def _published_sha512(url: str, hint: str) -> str:
-    with _open(f"{url}.sha512", hint) as response:
+    with open_url(f"{url}.sha512", hint) as response:
         words = response.read(4096).decode(errors="replace").split()
     digest = words[0].lower() if words else ""
     if len(digest) != 128 or any(ch not in "0123456789abcdef" for ch in digest):
         raise DindError(f"no sha512 digest in {url}.sha512", hint)
     return digest
-
-
-def _open(url: str, hint: str):
-    try:
-        return urllib.request.urlopen(url, timeout=60)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise DindError(f"couldn't download {url}: {reason}", hint) from None
 
 
 def _extract_binaries(fileobj, target: Path, url: str, hint: str) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional
 
+from dind_cluster.download import open_url
 from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.images import (K8S_BINARIES, OFFLINE_HINT, RELEASE_BASE, binary_url,
                                  checksum_url, parse_sha256)
@@ -71,9 +70,5 @@ def _cached_binary(target: Path, version: str, arch: str, name: str, progress: P
 
 
 def _fetch(url: str) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.read()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise DindError(f"couldn't download {url}: {reason}", OFFLINE_HINT) from None
+    with open_url(url, OFFLINE_HINT) as response:
+        return response.read()

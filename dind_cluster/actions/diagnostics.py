@@ -30,16 +30,16 @@ from typing import BinaryIO, Optional, TextIO
 
 from dind_cluster import dump
 from dind_cluster.actions.context import ActionContext
+from dind_cluster.actions.kube import ADMIN_CONF
 from dind_cluster.backend import nodes
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.errors import DindError
+from dind_cluster.kubeadm import CRI_SOCKET
 from dind_cluster.naming import ROLE_LABEL
 from dind_cluster.redact import redact, redact_text
 
 HEADER = b"*** Dumping cluster state ***\n"
-ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBECTL = ("kubectl", f"--kubeconfig={ADMIN_CONF}", "--request-timeout=30s")
-CRI_ENDPOINT = "unix:///run/containerd/containerd.sock"
 SERVICES = ("kubelet.service", "containerd.service")
 NOT_FOUND = (126, 127)  # docker exec: the command does not exist in the node
 POD_LOG_WORKERS = 8
@@ -122,7 +122,7 @@ def node_sections(container) -> Collected:
     for name, argv, fallback in (
             (f"psaux-{node}.txt", ("ps", "auxww"), None),
             (f"crictl-ps-a-{node}.txt",
-             ("crictl", f"--runtime-endpoint={CRI_ENDPOINT}", "ps", "-a"), ctr),
+             ("crictl", f"--runtime-endpoint={CRI_SOCKET}", "ps", "-a"), ctr),
             (f"ip-a-{node}.txt", ("ip", "a"), None),
             (f"ip-r-{node}.txt", ("ip", "r"), None)):
         got.add(section(container, name, [Command(argv, fallback=fallback)]))

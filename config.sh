@@ -50,7 +50,7 @@ fi
 # DIND_K8S_VERSION=v1.31.4
 # DIND_K8S_BIN_DIR=
 # DIND_K8S_IMAGES_DIR=
-# DIND_BASE_IMAGE=debian:bookworm-slim
+# DIND_BASE_IMAGE=debian:trixie-slim
 
 # Feature gates for apiserver, controller-manager and scheduler ("none" = not set), and for the kubelet.
 # FEATURE_GATES=none

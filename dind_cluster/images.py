@@ -21,6 +21,9 @@ RELEASE_BASE = "https://dl.k8s.io/release"
 NO_IMAGES = "none"  # DIND_K8S_IMAGES_DIR=none: build without preloading control-plane images
 ARCHIVE_SUFFIXES = (".tar",)
 CTR = ("ctr", "--namespace", "k8s.io")
+PINNED_LABEL = "io.cri-containerd.pinned"
+# The sandbox image when kubeadm lists none (containerd 2.x default for kubeadm 1.31-1.33).
+DEFAULT_SANDBOX_IMAGE = "registry.k8s.io/pause:3.10"
 
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
@@ -148,17 +151,65 @@ def fetch_argv(ref: str, arch: str) -> list:
     return [*CTR, "content", "fetch", "--platform", f"linux/{arch}", ref]
 
 
-def images_list_argv(version: str) -> list:
-    return ["kubeadm", "config", "images", "list", "--kubernetes-version", version]
+def kubeadm_version_argv(kubeadm: str = "kubeadm") -> list:
+    return [kubeadm, "version", "-o", "short"]
+
+
+def images_list_argv(version: str, kubeadm: str = "kubeadm") -> list:
+    return [kubeadm, "config", "images", "list", "--kubernetes-version", version]
+
+
+def pinned_label_argv(ref: str) -> list:
+    """Label a preloaded image pinned: the kubelet's image GC never removes pinned images."""
+    return [*CTR, "images", "label", ref, f"{PINNED_LABEL}=pinned"]
+
+
+@dataclass(frozen=True)
+class KubeadmImages:
+    """What the kubeadm put into the node image reports: its version, the images it lists."""
+
+    version: str
+    refs: Tuple[str, ...]
+
+    @property
+    def pause(self) -> Optional[str]:
+        return pause_image(self.refs)
+
+
+def kubeadm_images(version_out: str, list_out: str, source: str) -> KubeadmImages:
+    """Parse `kubeadm version -o short` and `kubeadm config images list` (stdout only)."""
+    version = version_out.strip()
+    if not _VERSION.match(version):
+        raise ConfigError(source, f"its kubeadm reports version {version[:80]!r}",
+                          "expected a Kubernetes release's kubeadm (vMAJOR.MINOR.PATCH)")
+    refs = tuple(list_out.split())
+    if not refs:
+        raise ConfigError(source, f"its kubeadm {version} lists no control-plane images",
+                          "expected `kubeadm config images list` to print image references")
+    return KubeadmImages(version, refs)
+
+
+def missing_archive_images(listed: Sequence[str], archived: Sequence[str]) -> Tuple[str, ...]:
+    """The listed images no archive holds (both sides already in containerd's normal form)."""
+    present = set(archived)
+    return tuple(ref for ref in listed if ref not in present)
+
+
+def archive_image_names(index: Mapping[str, object]) -> Tuple[str, ...]:
+    """Image names an archive declares: docker save's manifest.json ({"manifest.json": [...]})
+    or an OCI layout's index.json ({"index.json": {...}}), as containerd's import names them."""
+    names = []
+    for entry in index.get("manifest.json") or []:
+        names += entry.get("RepoTags") or []
+    for manifest in (index.get("index.json") or {}).get("manifests") or []:
+        notes = manifest.get("annotations") or {}
+        name = notes.get("io.containerd.image.name") or notes.get("org.opencontainers.image.ref.name")
+        if name and ("/" in name or ":" in name):
+            names.append(name)
+    return tuple(names)
 
 
 def pause_image(refs: Sequence[str]) -> Optional[str]:
     """The sandbox image among preloaded references (kubeadm lists `registry.k8s.io/pause:<v>`)."""
     found = [r for r in refs if re.search(r"/pause:[^/@]+$", r)]
     return found[0] if found else None
-
-
-def sandbox_image_sed(ref: str) -> list:
-    """Point containerd's sandbox_image at the preloaded pause image."""
-    return ["sed", "-i", f's|^\\([[:space:]]*sandbox_image\\) = ".*"|\\1 = "{ref}"|',
-            "/etc/containerd/config.toml"]

@@ -16,7 +16,7 @@ from typing import Iterator, Mapping, Optional
 from dind_cluster.errors import ConfigError
 
 DEFAULT_K8S_VERSION = "v1.31.4"
-DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
+DEFAULT_BASE_IMAGE = "debian:trixie-slim"
 
 # The tool's own defaults that don't depend on IP_MODE (mode-dependent ones live in the plan).
 DEFAULTS: dict[str, str] = {

@@ -1,6 +1,13 @@
 #!/bin/sh
-# Build-time setup of a node: CNI plugin links, units enabled/masked, per-node identity cleared.
+# Build-time setup of a node: containerd's sandbox image, CNI plugin links, units enabled/masked,
+# per-node identity cleared. Usage: setup.sh <sandbox image>
 set -eu
+sandbox="$1"
+
+# containerd's pinned sandbox image: the pause image kubeadm expects.
+sed -i "s|^\([[:space:]]*sandbox\) = \".*\"|\1 = \"$sandbox\"|" /etc/containerd/config.toml
+grep -q "^[[:space:]]*sandbox = \"$sandbox\"\$" /etc/containerd/config.toml \
+  || { echo "setup.sh: could not set the sandbox image in config.toml" >&2; exit 1; }
 
 # Debian installs the CNI plugins in /usr/lib/cni; kubelet and containerd look in /opt/cni/bin.
 mkdir -p /opt/cni/bin /etc/cni/net.d
@@ -8,7 +15,7 @@ for plugin in /usr/lib/cni/*; do
   ln -sf "$plugin" "/opt/cni/bin/$(basename "$plugin")"
 done
 
-mkdir -p /etc/containerd/conf.d /etc/kubernetes/manifests /var/lib/kubelet /etc/dind /etc/kubeadm
+mkdir -p /etc/containerd/conf.d /etc/containerd/certs.d /etc/kubernetes/manifests /var/lib/kubelet /etc/dind /etc/kubeadm
 
 # Units that can't work (or make no sense) in a container.
 systemctl mask \

@@ -80,7 +80,7 @@ def helper_image_tag(client: docker.DockerClient, role: str, base: str) -> str:
             base_id = client.images.get(base).id
         except docker.errors.ImageNotFound:
             raise DockerError(f"base image {base} is not present for the {role} helper image",
-                              "set DIND_BASE_IMAGE to a local Debian bookworm image (e.g. the "
+                              "set DIND_BASE_IMAGE to a local Debian trixie image (e.g. the "
                               "one build/base-image.sh prints)") from None
     digest = hashlib.sha256(base_id.encode())
     for name, data in context_files(role).items():

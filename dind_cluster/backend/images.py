@@ -12,10 +12,12 @@ from typing import Callable, Dict, Mapping, Optional, Tuple
 import docker.errors
 
 from dind_cluster.backend.client import docker_client, docker_errors
+from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
 from dind_cluster.backend.preload import preload_and_commit
 from dind_cluster.errors import ConfigError, DindError, DockerError
-from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs, NodeImageSettings,
+from dind_cluster.images import (DEFAULT_SANDBOX_IMAGE, IMAGE_LABEL, NO_IMAGES, ImageInputs,
+                                 KubeadmImages, NodeImageSettings,
                                  archive_names, content_hash, context_plan, image_labels,
                                  node_image_settings, node_image_tag, release_arch)
 
@@ -85,17 +87,29 @@ def node_image_recipe(client, settings: NodeImageSettings, environ: Mapping[str,
 
 def build_node_image(client, recipe: Recipe, progress: Progress = None) -> str:
     """Build image/ with the binaries, preload control-plane images, tag; returns the tag."""
+    listed = _kubeadm_images(client, recipe, progress)
     labels = image_labels(recipe.settings.k8s_version, recipe.digest)
     if recipe.preload:
         labels[IMAGE_LABEL] = "node-build"  # the intermediate; the commit relabels it "node"
-    image_id = _docker_build(client, recipe, labels, progress)
+    image_id = _docker_build(client, recipe, labels, listed.pause or DEFAULT_SANDBOX_IMAGE, progress)
     repository, tag = recipe.tag.split(":", 1)
     if recipe.preload:
-        preload_and_commit(client, image_id, recipe, progress)
+        preload_and_commit(client, image_id, recipe, listed, progress)
     else:
         with docker_errors(f"tagging {recipe.tag}"):
             client.images.get(image_id).tag(repository, tag)
     return recipe.tag
+
+
+def _kubeadm_images(client, recipe: Recipe, progress: Progress) -> KubeadmImages:
+    """What the image's own kubeadm lists (not DIND_K8S_VERSION's); archives checked against it."""
+    if progress:
+        progress("asking kubeadm for its version and control-plane images")
+    source = "DIND_K8S_BIN_DIR" if recipe.settings.bin_dir else "DIND_K8S_VERSION"
+    listed = probe_kubeadm(client, recipe.settings.base_image, recipe.binaries["kubeadm"], source)
+    if recipe.archives:
+        check_archives(recipe.archives, listed)
+    return listed
 
 
 def image_files(root: Path) -> Dict[str, Tuple[str, int]]:
@@ -148,14 +162,16 @@ def _base_image_id(client, name: str, progress: Progress) -> str:
                         "prints") from None
 
 
-def _docker_build(client, recipe: Recipe, labels: Mapping[str, str], progress: Progress) -> str:
+def _docker_build(client, recipe: Recipe, labels: Mapping[str, str], sandbox: str,
+                  progress: Progress) -> str:
     with tempfile.TemporaryFile() as context:
         _write_context(context, recipe)
         context.seek(0)
         with docker_errors("building the node image"):
             stream = client.api.build(
                 fileobj=context, custom_context=True, rm=True, forcerm=True, decode=True,
-                buildargs={"BASE_IMAGE": recipe.settings.base_image}, labels=dict(labels))
+                buildargs={"BASE_IMAGE": recipe.settings.base_image, "SANDBOX_IMAGE": sandbox},
+                labels=dict(labels))
             return _follow_build(stream, progress)
 
 

@@ -1,6 +1,7 @@
 """Preload control-plane images into a freshly built node image: a temporary container from it
 runs containerd directly (no systemd), imports the archives (or pulls what kubeadm lists) into the
-k8s.io namespace, and is committed as the node image, then removed."""
+k8s.io namespace, labels them pinned (image GC never drops them), and is committed as the node
+image, then removed."""
 from __future__ import annotations
 
 import time
@@ -8,8 +9,8 @@ from typing import Callable, List, Optional
 
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.errors import CommandFailed, DindError, Timeout
-from dind_cluster.images import (CTR, IMAGE_LABEL, OFFLINE_HINT, fetch_argv, images_list_argv,
-                                 import_argv, pause_image, sandbox_image_sed)
+from dind_cluster.images import (CTR, IMAGE_LABEL, OFFLINE_HINT, KubeadmImages, fetch_argv,
+                                 import_argv, pinned_label_argv)
 
 Progress = Optional[Callable[[str], None]]
 ARCHIVES_MOUNT = "/var/tmp/dind-images"
@@ -18,18 +19,19 @@ PID = "/run/dind-build-containerd.pid"
 ENTRYPOINT = '["/usr/local/sbin/dind-entrypoint"]'
 
 
-def preload_and_commit(client, image_id: str, recipe, progress: Progress = None) -> None:
-    """Run `image_id`, fill its containerd, commit it as recipe.tag; always remove the container."""
+def preload_and_commit(client, image_id: str, recipe, listed: KubeadmImages,
+                       progress: Progress = None) -> None:
+    """Run `image_id`, fill its containerd with the images (archives, else pulled as `listed`),
+    pin them, commit it as recipe.tag; always remove the container."""
     container = _start_build_container(client, image_id, recipe)
     try:
         _start_containerd(container)
         if recipe.archives:
             refs = _import_archives(container, recipe.archives, progress)
         else:
-            refs = _pull_images(container, recipe.settings.k8s_version, recipe.arch, progress)
-        pause = pause_image(refs)
-        if pause:
-            _run(container, sandbox_image_sed(pause))
+            refs = _pull_images(container, listed.refs, recipe.arch, progress)
+        for ref in refs:
+            _run(container, pinned_label_argv(ref))
         _stop_containerd(container)
         repository, tag = recipe.tag.split(":", 1)
         with docker_errors(f"committing {recipe.tag}"):
@@ -84,8 +86,7 @@ def _import_archives(container, archives, progress: Progress) -> List[str]:
     return _image_refs(container)
 
 
-def _pull_images(container, version: str, arch: str, progress: Progress) -> List[str]:
-    refs = _run(container, images_list_argv(version)).split()
+def _pull_images(container, refs, arch: str, progress: Progress) -> List[str]:
     for ref in refs:
         if progress:
             progress(f"pulling {ref}")
@@ -94,7 +95,7 @@ def _pull_images(container, version: str, arch: str, progress: Progress) -> List
         except CommandFailed as exc:
             raise DindError(f"couldn't pull {ref} for the node image ({exc.output.strip()[-200:]})",
                             OFFLINE_HINT) from None
-    return refs
+    return list(refs)
 
 
 def _image_refs(container) -> List[str]:

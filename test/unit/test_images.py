@@ -87,7 +87,7 @@ def test_settings_default_base_image_and_empty_dirs_mean_unset():
     settings = node_image_settings({"DIND_K8S_VERSION": "v1.31.4", "DIND_K8S_BIN_DIR": "",
                                     "DIND_K8S_IMAGES_DIR": " "})
     assert (settings.base_image, settings.bin_dir, settings.images_dir) == \
-        ("debian:bookworm-slim", None, None)
+        ("debian:trixie-slim", None, None)
 
 
 @pytest.mark.parametrize("text, digest", [

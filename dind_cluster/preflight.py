@@ -60,12 +60,23 @@ class Facts:
     data_root: str = "/var/lib/docker"
     free_disk: Optional[int] = None             # bytes free under data_root
     rootless: bool = False
+    storage_driver: str = ""                    # `docker info` Driver: overlay2, btrfs, zfs …
 
 
-def run_preflight(facts: Facts, plan: ClusterPlan) -> list[Problem]:
-    """Every problem found, in a stable order (engine, networks, limits, disk, cgroups)."""
+def run_preflight(facts: Facts, plan: ClusterPlan, btrfs_anyway: bool = False) -> list[Problem]:
+    """Every problem found, in a stable order (engine, networks, limits, disk, cgroups).
+    `btrfs_anyway` is RUN_ON_BTRFS_ANYWAY: the btrfs storage driver is then let through."""
     rules = (_ipv6, _network_overlaps, _route_overlaps, _inotify, _disk, _cgroups)
-    return [problem for rule in rules for problem in rule(facts, plan)]
+    problems = [] if btrfs_anyway else list(_btrfs(facts))
+    return problems + [problem for rule in rules for problem in rule(facts, plan)]
+
+
+def _btrfs(facts: Facts) -> Iterator[Problem]:
+    """The original refuses btrfs (the kubelet's disk stats and the nodes' /var volumes on it);
+    the nodes pick containerd's snapshotter for their /var themselves (dind-snapshotter)."""
+    if facts.storage_driver == "btrfs":
+        yield Problem("Docker is using btrfs storage driver which is unsupported by dind-cluster",
+                      "set RUN_ON_BTRFS_ANYWAY to a non-empty string to continue anyway")
 
 
 def _ipv6(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:

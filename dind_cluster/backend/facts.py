@@ -35,7 +35,8 @@ def gather_facts(client, environ: Mapping[str, str], root: str = "/") -> Facts:
                   cgroup_version=2 if str(info.get("CgroupVersion", "1")) == "2" else 1,
                   cgroup_controllers=engine_controllers(info),
                   data_root=info.get("DockerRootDir") or "/var/lib/docker",
-                  rootless=any("rootless" in str(o) for o in info.get("SecurityOptions") or ()))
+                  rootless=any("rootless" in str(o) for o in info.get("SecurityOptions") or ()),
+                  storage_driver=str(info.get("Driver") or ""))
     if not engine_is_local(environ.get("DOCKER_HOST") or ""):
         return Facts(**engine)
     return Facts(**engine, **host_facts(Path(root), engine["data_root"]))
@@ -43,7 +44,8 @@ def gather_facts(client, environ: Mapping[str, str], root: str = "/") -> Facts:
 
 def preflight_problems(ctx) -> list:
     """run_preflight for an ActionContext (its client, environment and plan)."""
-    return run_preflight(gather_facts(ctx.client, ctx.environ), ctx.plan)
+    return run_preflight(gather_facts(ctx.client, ctx.environ), ctx.plan,
+                         btrfs_anyway=ctx.flag("RUN_ON_BTRFS_ANYWAY"))
 
 
 def engine_controllers(info: Mapping) -> frozenset:

@@ -9,7 +9,6 @@ import re
 import subprocess
 import tarfile
 
-
 import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+

@@ -257,3 +257,14 @@ def test_host_facts_read_a_proc_tree(tmp_path):
     assert facts["tun_device"] is True and facts["kernel_ipv6"] is False
     assert HostRoute("10.96.0.0/16", "tun0") in facts["routes"]
     assert facts["free_disk"] > 0
+
+
+@pytest.mark.parametrize("driver, anyway, flagged", [
+    ("btrfs", False, True), ("btrfs", True, False), ("overlay2", False, False), ("zfs", False, False),
+])
+def test_btrfs_storage_driver_is_refused_unless_run_on_btrfs_anyway(driver, anyway, flagged):
+    facts = replace(HEALTHY, storage_driver=driver)
+    found = [p for p in run_preflight(facts, plan(), btrfs_anyway=anyway) if "btrfs" in p.message]
+    assert bool(found) is flagged
+    if found:
+        assert "RUN_ON_BTRFS_ANYWAY" in found[0].fix

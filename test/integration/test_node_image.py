@@ -67,16 +67,18 @@ def pause_archive(engine, scope, folder, base: str) -> str:
     return f"docker.io/{ref}"
 
 
-def run_fallback_node(engine, scope, image: str):
-    """A node as nodes.py runs it where --privileged is refused (this project's CI)."""
+def run_fallback_node(engine, scope, image: str, var_volume: bool = True, suffix: str = ""):
+    """A node as nodes.py runs it where --privileged is refused (this project's CI). Without
+    `var_volume`, /var stays on the container's own overlay filesystem."""
     cgroup_v2 = str(engine.info().get("CgroupVersion")) == "2"
-    volume = engine.volumes.create(f"dind-test-var-{scope.value}", labels=scope.labels)
-    mounts = {"/lib/modules": {"bind": "/lib/modules", "mode": "ro"},
-              volume.name: {"bind": "/var", "mode": "rw"}}
+    mounts = {"/lib/modules": {"bind": "/lib/modules", "mode": "ro"}}
+    if var_volume:
+        volume = engine.volumes.create(f"dind-test-var-{scope.value}{suffix}", labels=scope.labels)
+        mounts[volume.name] = {"bind": "/var", "mode": "rw"}
     if not cgroup_v2:
         mounts["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
     return engine.containers.run(
-        image, detach=True, name=f"dind-test-node-{scope.value}", hostname="node", labels=scope.labels,
+        image, detach=True, name=f"dind-test-node-{scope.value}{suffix}", hostname="node", labels=scope.labels,
         cap_add=["ALL"], cap_drop=["SYS_RESOURCE"], device_cgroup_rules=["a *:* rwm"],
         security_opt=["seccomp=unconfined", "apparmor=unconfined"],
         cgroupns="private" if cgroup_v2 else "host",
@@ -188,6 +190,23 @@ def test_the_cri_uses_the_snapshotter_chosen_for_var(node, cri, sandbox):
     assert cri.image_fs_mountpoints() == [f"/var/lib/containerd/io.containerd.snapshotter.v1.{chosen}"]
     # The pause container's root is a snapshot of that snapshotter, unpacked from the preload.
     in_node(node, "ctr", "-n", "k8s.io", "snapshots", "--snapshotter", chosen, "info", sandbox)
+
+
+def test_on_a_filesystem_overlayfs_cannot_use_the_cri_runs_pods_with_the_native_snapshotter(
+        engine, module_scope, built):
+    """/var without its volume is overlay on overlay, as unusable as zfs for the overlayfs snapshotter."""
+    node = run_fallback_node(engine, module_scope, built[0], var_volume=False, suffix="-overlay")
+    wait_for_systemd(node)
+    assert in_node(node, "stat", "-f", "-c", "%T", "/var") == "overlayfs"
+    cri = CRI(node)
+    try:
+        assert cri.image_fs_mountpoints() == ["/var/lib/containerd/io.containerd.snapshotter.v1.native"]
+        sandbox_id = cri.run_host_network_sandbox("dind-test-native", "dindtest.slice")
+        in_node(node, "ctr", "-n", "k8s.io", "snapshots", "--snapshotter", "native", "info", sandbox_id)
+        cri.remove_sandbox(sandbox_id)
+    finally:
+        cri.close()
+        node.remove(force=True, v=True)
 
 
 def test_the_sandbox_image_is_the_pause_image_kubeadm_lists_and_preloads_are_pinned(

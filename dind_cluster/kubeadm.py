@@ -1,7 +1,7 @@
 """Pure: kubeadm init/join configuration for a planned cluster, rendered from templates/.
 
-The kubeadm API version follows the Kubernetes version: v1beta3 for 1.26-1.30, v1beta4 (list-
-shaped extraArgs) from 1.31. The init file carries four documents: InitConfiguration,
+The kubeadm API version follows the Kubernetes version (versions.MINORS: v1beta4, with list-
+shaped extraArgs, for every supported minor). The init file carries four documents: InitConfiguration,
 ClusterConfiguration, KubeletConfiguration and KubeProxyConfiguration; workers get a
 JoinConfiguration and fetch the kubelet configuration from the cluster.
 
@@ -19,51 +19,35 @@ from typing import Mapping, Sequence
 
 from netaddr import IPAddress, IPNetwork
 
+from dind_cluster import versions
+from dind_cluster.cni import CONFLIST_PLUGINS
 from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.plan import ClusterPlan, NodePlan
 from dind_cluster.templates import render
+from dind_cluster.versions import pause_image  # noqa: F401  (node image: containerd's sandbox image)
 
 CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 API_PORT = 6443
 DNS_DOMAIN = "cluster.local"
-OLDEST, FIRST_V1BETA4 = (1, 26), (1, 31)
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 COMPONENT_PREFIXES = {"apiserver": "APISERVER", "controller_manager": "CONTROLLER_MANAGER",
                       "scheduler": "SCHEDULER"}
 
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(\.\d+)?([-+][0-9A-Za-z.+-]*)?$")
 _GATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_SUPPORTED = "supported: 1.26 or later (kubeadm config v1beta3 up to 1.30, v1beta4 from 1.31)"
-
-
-def _version_match(k8s_version: str) -> re.Match:
-    match = _VERSION.match(k8s_version.strip())
-    if not match or int(match.group(1)) != 1:
-        raise ConfigError("DIND_K8S_VERSION", f"'{k8s_version}' is not a Kubernetes version",
-                          f"use a release such as v1.31.4; {_SUPPORTED}")
-    if (1, int(match.group(2))) < OLDEST:
-        raise ConfigError("DIND_K8S_VERSION", f"Kubernetes {k8s_version} is too old", _SUPPORTED)
-    return match
 
 
 def api_version_for(k8s_version: str) -> str:
-    """'v1beta3' or 'v1beta4' for a version such as 'v1.31.4' or '1.28'."""
-    minor = int(_version_match(k8s_version).group(2))
-    return "v1beta4" if (1, minor) >= FIRST_V1BETA4 else "v1beta3"
+    """The kubeadm config API ('v1beta4') for a version such as 'v1.37.1' or '1.35'."""
+    return versions.minor_of(k8s_version).kubeadm_api
 
 
 def kubernetes_version(k8s_version: str) -> str:
     """The ClusterConfiguration value: a full release with a leading 'v'. kubeadm would take
     anything else for a release label and look it up online."""
-    match = _version_match(k8s_version)
-    if not match.group(3):
+    if not versions.parse(k8s_version)[1]:
         raise ConfigError("DIND_K8S_VERSION", f"'{k8s_version}' has no patch number",
-                          "use a full release such as v1.31.4")
+                          f"use a full release such as {versions.DEFAULT_K8S_VERSION}")
     return "v" + k8s_version.strip().lstrip("v")
-
-
-def _minor(k8s_version: str) -> int:
-    return int(_version_match(k8s_version).group(2))
 
 
 def parse_feature_gates(variable: str, text: str | None) -> dict[str, bool]:
@@ -97,10 +81,13 @@ def extra_args(values: Mapping[str, str], prefix: str) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _node_cidr_mask_args(plan: ClusterPlan) -> dict[str, str]:
-    """The controller manager hands out node pod CIDRs of the plan's size. Its IPv6 default
-    (/64) is larger than our /72 pod network, which kubeadm rejects."""
-    args = {}
+def _node_cidr_args(plan: ClusterPlan) -> dict[str, str]:
+    """Node pod CIDRs: with bridge/ptp the plan gives each node its range and the node's CNI
+    config uses it, so the controller manager must not record others (`spec.podCIDR` in another
+    order); manifest CNIs (flannel, calico, ...) read `spec.podCIDR`, so it allocates them.
+    The mask sizes are the plan's either way: kubeadm checks them against podSubnet, and the
+    IPv6 default (/64) is larger than our /72 pod network."""
+    args = {"allocate-node-cidrs": "false"} if plan.cni_plugin in CONFLIST_PLUGINS else {}
     for cidr in plan.master.pod_cidrs:
         net = IPNetwork(cidr)
         args[f"node-cidr-mask-size-ipv{net.version}"] = str(net.prefixlen)
@@ -114,7 +101,7 @@ def component_args(plan: ClusterPlan, values: Mapping[str, str]) -> dict[str, di
     for component, prefix in COMPONENT_PREFIXES.items():
         args = {"feature-gates": _gates_flag(gates)} if gates else {}
         if component == "controller_manager":
-            args.update(_node_cidr_mask_args(plan))
+            args.update(_node_cidr_args(plan))
         args.update(extra_args(values, prefix))
         result[component] = dict(sorted(args.items()))
     return result
@@ -136,17 +123,14 @@ def cert_sans(plan: ClusterPlan) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _kubelet_context(k8s_version: str, values: Mapping[str, str], cgroup_driver: str,
-                     cgroup_v1: bool) -> dict:
+def _kubelet_context(values: Mapping[str, str], cgroup_driver: str, cgroup_v1: bool) -> dict:
     if cgroup_driver not in CGROUP_DRIVERS:
         raise ValueError(f"cgroup driver must be one of {CGROUP_DRIVERS}, got {cgroup_driver!r}")
-    minor = _minor(k8s_version)
     return {
         "cgroup_driver": cgroup_driver,
-        # the config field exists from 1.27; kubeadm passes the socket as a flag before that
-        "container_runtime_endpoint": CRI_SOCKET if minor >= 27 else "",
-        # failCgroupV1 exists from 1.31 (and defaults to true from 1.35)
-        "set_fail_cgroup_v1": cgroup_v1 and minor >= 31,
+        "container_runtime_endpoint": CRI_SOCKET,
+        # failCgroupV1 defaults to true from 1.35: a cgroup v1 host must turn it off
+        "set_fail_cgroup_v1": cgroup_v1,
         "kubelet_feature_gates": parse_feature_gates("KUBELET_FEATURE_GATES",
                                                      values.get("KUBELET_FEATURE_GATES")),
     }
@@ -170,7 +154,7 @@ def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: s
         "scheduler_args": args["scheduler"],
         "dns_svc_ip": plan.dns_svc_ip,
         "proxy_bind_address": "::" if plan.service_net_mode == "ipv6" else "0.0.0.0",
-        **_kubelet_context(k8s_version, values, cgroup_driver, cgroup_v1),
+        **_kubelet_context(values, cgroup_driver, cgroup_v1),
     }
 
 

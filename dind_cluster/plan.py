@@ -13,7 +13,7 @@ from netaddr import IPAddress, IPNetwork
 
 from .errors import ConfigError
 
-from . import naming, validation as check
+from . import naming, validation as check, versions
 from .network import (DUAL, check_ipv6_pod_cidr, host, inject_cluster_id, nat64_prefix,
                       parse_cidr, pick_cidrs, pod_subnet)
 
@@ -122,6 +122,7 @@ class _Ipv6Extras:
 def make_plan(values: Mapping[str, str]) -> ClusterPlan:
     """Resolve every name and address of a cluster, or raise the first ConfigError."""
     v = _Values(values)
+    versions.parse(v.get("DIND_K8S_VERSION") or versions.DEFAULT_K8S_VERSION)
     mode = check.choice("IP_MODE", v.get("IP_MODE"), check.IP_MODES, "ipv4")
     ident = naming.resolve_identity(v.get("DIND_LABEL"), v.get("CLUSTER_ID"))
     num_nodes = check.parse_num_nodes(v.get("NUM_NODES"))

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
 from dind_cluster.errors import ConfigError
+from dind_cluster.versions import DEFAULT_K8S_VERSION
 
-DEFAULT_K8S_VERSION = "v1.31.4"
 DEFAULT_BASE_IMAGE = "debian:trixie-slim"
 
 # The tool's own defaults that don't depend on IP_MODE (mode-dependent ones live in the plan).

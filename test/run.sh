@@ -12,7 +12,6 @@ command -v socat >/dev/null || need_apt+=(socat)
 command -v lzma >/dev/null || need_apt+=(xz-utils)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v openssl >/dev/null || need_apt+=(openssl)
-command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
 if ((${#need_apt[@]})); then
   echo "test/run.sh: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from dind_cluster import images, paths
+from dind_cluster import host_kubectl, images, paths
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.download import open_url
 from dind_cluster.e2e import e2e_command
@@ -135,11 +135,15 @@ def _extract_binaries(fileobj, target: Path, url: str, hint: str) -> None:
 
 def suite_environment(environ: Mapping[str, str], bin_dir: str) -> dict:
     """The caller's environment; DIND_K8S_BIN_DIR first on PATH when it has kubectl (the suite
-    runs `kubectl` for its kubectl tests)."""
+    runs `kubectl` for its kubectl tests), else the `kubectl` extra's when PATH has none."""
     env = dict(environ)
+    first = None
     if bin_dir and (Path(bin_dir).expanduser() / "kubectl").is_file():
-        env["PATH"] = os.pathsep.join(p for p in (str(Path(bin_dir).expanduser()),
-                                                  env.get("PATH", "")) if p)
+        first = Path(bin_dir).expanduser()
+    elif not host_kubectl.on_path(environ) and host_kubectl.extra_kubectl():
+        first = host_kubectl.extra_kubectl().parent
+    if first:
+        env["PATH"] = os.pathsep.join(p for p in (str(first), env.get("PATH", "")) if p)
     return env
 
 

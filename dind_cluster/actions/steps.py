@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import Future
 from typing import Iterator
 
-from dind_cluster import kubeconfig
+from dind_cluster import host_kubectl, kubeconfig
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import helpers64, nodes as backend
@@ -119,6 +119,10 @@ def publish_kubeconfig(ctx: ActionContext, master) -> None:
     with ctx.progress.step(f"Setting kubectl context {ctx.plan.context} "
                            f"({kubeconfig.server_url(ctx.plan.apiserver_host, port)})"):
         hostconfig.export_kubeconfig(ctx, master, port)
+    linked = host_kubectl.link_extra(ctx.environ, hostconfig.kubectl_dir(ctx))
+    if linked:
+        ctx.progress.line(f"No kubectl on PATH: using {host_kubectl.EXTRA}'s, linked as {linked} "
+                          f"(add {linked.parent} to PATH)")
     hostconfig.run_port_forwarder(ctx, port)
 
 

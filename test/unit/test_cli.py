@@ -63,6 +63,15 @@ def test_bad_value_is_a_one_line_error_naming_the_variable(env, variable):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("args", [["config"], ["config", "--json"], ["--k8s-version", "v1.30.14", "config"]])
+def test_config_refuses_kubernetes_before_1_31_in_one_line_naming_the_range(args):
+    result = invoke(args, DIND_K8S_VERSION="v1.30.14")
+    assert result.exit_code == 1
+    assert error_lines(result) == [
+        "ERROR: DIND_K8S_VERSION: Kubernetes v1.30.14 is too old (its kubeadm needs crictl, which Debian "
+        "doesn't package); supported: 1.31 to 1.37 (e.g. v1.37.1)"]
+
+
 def test_every_original_subcommand_is_registered_with_help():
     names = {c.name for c in cli.app.registered_commands}
     original = {"up", "reup", "down", "init", "join", "pause", "unpause", "snapshot", "restore", "clean",

@@ -1,4 +1,4 @@
-"""kubeadm init/join configuration: golden files per API version and IP mode, plus the rules.
+"""kubeadm init/join configuration: golden files per minor family and IP mode, plus the rules.
 
 Regenerate the golden files with UPDATE_GOLDEN=1 (then read the diff before committing).
 """
@@ -12,13 +12,17 @@ import jinja2
 import pytest
 import yaml
 
-from dind_cluster import kubeadm
+from dind_cluster import kubeadm, versions
 from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.templates import render
 from kubeadm_plans import PLANS, dual_stack, ipv4, ipv6, master_only
 
 GOLDEN = Path(__file__).parent / "golden"
-VERSIONS = {"v1beta3": "v1.30.5", "v1beta4": "v1.31.4"}
+# A minor family: the supported minors that render the same documents (apart from
+# kubernetesVersion). Each has golden files rendered for its newest minor.
+FAMILIES = {api: max(m for m, facts in versions.MINORS.items() if facts.kubeadm_api == api)
+            for api in {facts.kubeadm_api for facts in versions.MINORS.values()}}
+VERSIONS = {api: f"v1.{minor}.0" for api, minor in FAMILIES.items()}
 TOKEN = "abcdef.0123456789abcdef"
 HASH = "sha256:" + "0123456789abcdef" * 4
 DEFAULT_VALUES = {"FEATURE_GATES": "none", "KUBELET_FEATURE_GATES": "none"}
@@ -42,7 +46,7 @@ def args_of(section: dict, key: str = "extraArgs") -> dict[str, str]:
     return {a["name"]: a["value"] for a in raw} if isinstance(raw, list) else dict(raw)
 
 
-def init(plan=None, values=None, version="v1.31.4", **kw) -> dict[str, dict]:
+def init(plan=None, values=None, version=versions.DEFAULT_K8S_VERSION, **kw) -> dict[str, dict]:
     text = kubeadm.render_init_config(plan or ipv4(), values or DEFAULT_VALUES,
                                       k8s_version=version, **kw)
     return documents(text)
@@ -77,20 +81,42 @@ def test_init_config_has_four_documents_of_the_chosen_api(api, mode):
     assert docs["KubeProxyConfiguration"]["apiVersion"] == "kubeproxy.config.k8s.io/v1alpha1"
 
 
+@pytest.mark.parametrize("minor", sorted(versions.MINORS))
+@pytest.mark.parametrize("mode", PLANS)
+def test_every_supported_minor_renders_its_familys_golden_documents(minor, mode):
+    api = versions.MINORS[minor].kubeadm_api
+    rendered = kubeadm.render_init_config(PLANS[mode](), DEFAULT_VALUES, k8s_version=f"v1.{minor}.0")
+    golden = (GOLDEN / f"init-{api}-{mode}.yaml").read_text()
+    assert rendered == golden.replace(f'"{VERSIONS[api]}"', f'"v1.{minor}.0"')
+
+
 @pytest.mark.parametrize("version, api", [
-    ("v1.26.0", "v1beta3"), ("1.30.9", "v1beta3"), ("v1.31.0", "v1beta4"),
-    ("v1.33.1-rc.0", "v1beta4"), ("1.28", "v1beta3"), ("v1.35.0", "v1beta4"),
+    ("v1.31.0", "v1beta4"), ("v1.33.1-rc.0", "v1beta4"), ("1.35", "v1beta4"), ("v1.37.1", "v1beta4"),
 ])
 def test_api_version_follows_kubernetes_version(version, api):
     assert kubeadm.api_version_for(version) == api
 
 
-@pytest.mark.parametrize("version", ["v1.25.9", "1.13", "v2.0.0", "latest", "", "v1.x.0"])
-def test_unsupported_kubernetes_versions_are_config_errors(version):
+@pytest.mark.parametrize("version", ["v1.30.14", "v1.26.0", "1.13", "v1.38.0", "v2.0.0", "latest", "", "v1.x.0"])
+def test_unsupported_kubernetes_versions_are_config_errors_naming_the_range(version):
     with pytest.raises(ConfigError) as err:
         kubeadm.api_version_for(version)
     assert err.value.variable == "DIND_K8S_VERSION"
-    assert "1.26" in err.value.message
+    assert f"1.{versions.OLDEST} to 1.{versions.NEWEST}" in err.value.message
+
+
+def test_the_default_is_the_newest_supported_minor_with_a_patch_number():
+    minor, has_patch = versions.parse(versions.DEFAULT_K8S_VERSION)
+    assert minor == versions.NEWEST and has_patch
+
+
+@pytest.mark.parametrize("version, image", [
+    ("v1.31.4", "registry.k8s.io/pause:3.10"), ("v1.33.0", "registry.k8s.io/pause:3.10"),
+    ("v1.34.1", "registry.k8s.io/pause:3.10.1"), ("1.35", "registry.k8s.io/pause:3.10.1"),
+    ("v1.36.3", "registry.k8s.io/pause:3.10.2"), ("v1.37.1", "registry.k8s.io/pause:3.10.2"),
+])
+def test_pause_image_is_the_one_each_kubeadm_expects(version, image):
+    assert kubeadm.pause_image(version) == image
 
 
 def test_kubernetes_version_needs_a_patch_number_so_kubeadm_stays_offline():
@@ -139,7 +165,21 @@ def test_networking_carries_every_pod_family_and_the_service_cidr(mode):
 def test_controller_manager_node_masks_match_the_planned_node_subnets(plan, masks):
     # kubeadm rejects a /72 IPv6 pod network with the controller manager's default /64 mask
     cm = args_of(init(plan)["ClusterConfiguration"]["controllerManager"])
-    assert cm == masks
+    assert {k: v for k, v in cm.items() if k.startswith("node-cidr-mask")} == masks
+
+
+@pytest.mark.parametrize("cni, allocates", [("bridge", False), ("ptp", False), ("flannel", True),
+                                            ("calico", True)])
+def test_controller_manager_allocates_node_pod_cidrs_only_for_manifest_cnis(cni, allocates):
+    # bridge/ptp nodes use the plan's ranges; spec.podCIDR must not name others
+    cm = args_of(init(replace(ipv4(), cni_plugin=cni))["ClusterConfiguration"]["controllerManager"])
+    assert cm.get("allocate-node-cidrs", "true") == ("true" if allocates else "false")
+
+
+def test_a_user_variable_turns_node_cidr_allocation_back_on():
+    values = {**DEFAULT_VALUES, "CONTROLLER_MANAGER_allocate_node_cidrs": "true"}
+    cm = args_of(init(values=values)["ClusterConfiguration"]["controllerManager"])
+    assert cm["allocate-node-cidrs"] == "true"
 
 
 def test_master_is_tainted_when_there_are_workers():
@@ -179,7 +219,8 @@ def test_component_variables_become_extra_args_and_win_over_defaults(api):
               "SCHEDULER_v": "4"}
     cluster = init(values=values, version=VERSIONS[api])["ClusterConfiguration"]
     assert args_of(cluster["apiServer"]) == {"audit-log-path": "/var/log/audit.log"}
-    assert args_of(cluster["controllerManager"]) == {"node-cidr-mask-size-ipv4": "25"}
+    assert args_of(cluster["controllerManager"]) == {"allocate-node-cidrs": "false",
+                                                     "node-cidr-mask-size-ipv4": "25"}
     assert args_of(cluster["scheduler"]) == {"v": "4"}
 
 
@@ -194,8 +235,8 @@ def test_extra_args_take_only_lowercase_names_of_their_prefix():
 
 def test_extra_arg_values_that_look_like_yaml_keywords_stay_strings():
     values = {**DEFAULT_VALUES, "APISERVER_anonymous_auth": "false", "APISERVER_v": "1.30"}
-    for api in VERSIONS.values():
-        args = args_of(init(values=values, version=api)["ClusterConfiguration"]["apiServer"])
+    for version in VERSIONS.values():
+        args = args_of(init(values=values, version=version)["ClusterConfiguration"]["apiServer"])
         assert args == {"anonymous-auth": "false", "v": "1.30"}
 
 
@@ -232,11 +273,10 @@ def test_kubelet_never_evicts_for_disk_pressure_and_tolerates_swap():
     assert kubelet["clusterDomain"] == "cluster.local"
 
 
-@pytest.mark.parametrize("version, cgroup_v1, expected", [
-    ("v1.31.4", True, False), ("v1.31.4", False, None), ("v1.30.5", True, None),
-])
-def test_fail_cgroup_v1_is_turned_off_on_cgroup_v1_hosts_where_the_field_exists(
-        version, cgroup_v1, expected):
+@pytest.mark.parametrize("version", ["v1.31.4", "v1.35.0", "v1.37.1"])
+@pytest.mark.parametrize("cgroup_v1, expected", [(True, False), (False, None)])
+def test_fail_cgroup_v1_is_turned_off_on_cgroup_v1_hosts(version, cgroup_v1, expected):
+    # from 1.35 the kubelet refuses cgroup v1 unless told otherwise
     kubelet = init(version=version, cgroup_v1=cgroup_v1)["KubeletConfiguration"]
     assert kubelet.get("failCgroupV1") == expected
 
@@ -251,10 +291,8 @@ def test_unknown_cgroup_driver_is_refused():
         init(cgroup_driver="docker")
 
 
-@pytest.mark.parametrize("version, present", [("v1.26.3", False), ("v1.27.0", True)])
-def test_container_runtime_endpoint_only_where_the_kubelet_field_exists(version, present):
-    kubelet = init(version=version)["KubeletConfiguration"]
-    assert ("containerRuntimeEndpoint" in kubelet) == present
+def test_kubelet_finds_containerd_through_its_config_file():
+    assert init()["KubeletConfiguration"]["containerRuntimeEndpoint"] == kubeadm.CRI_SOCKET
 
 
 @pytest.mark.parametrize("mode, bind", [("ipv4", "0.0.0.0"), ("ipv6", "::"), ("dual-stack", "::")])
@@ -286,7 +324,7 @@ def test_join_config_carries_discovery_and_the_workers_registration(api, mode):
 
 
 def test_templates_are_strict_about_missing_variables():
-    context = kubeadm.init_context(ipv4(), DEFAULT_VALUES, k8s_version="v1.31.4")
+    context = kubeadm.init_context(ipv4(), DEFAULT_VALUES, k8s_version=versions.DEFAULT_K8S_VERSION)
     del context["dns_svc_ip"]
     with pytest.raises(jinja2.UndefinedError, match="dns_svc_ip"):
         render("kubeadm-v1beta4.yaml.j2", **context)

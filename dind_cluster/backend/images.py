@@ -16,8 +16,8 @@ from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
 from dind_cluster.backend.preload import preload_and_commit
 from dind_cluster.errors import ConfigError, DindError, DockerError
-from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs,
 from dind_cluster.versions import pause_image
+from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs,
                                  KubeadmImages, NodeImageSettings,
                                  archive_names, content_hash, context_plan, image_labels,
                                  node_image_settings, node_image_tag, release_arch)

@@ -26,6 +26,7 @@ from dind_cluster.templates import render
 CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 API_PORT = 6443
 DNS_DOMAIN = "cluster.local"
+POD_RESOLV_CONF = "/etc/dind/pod-resolv.conf"   # written at every boot by the node's dind-node-setup
 OLDEST, FIRST_V1BETA4 = (1, 26), (1, 31)
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 COMPONENT_PREFIXES = {"apiserver": "APISERVER", "controller_manager": "CONTROLLER_MANAGER",
@@ -142,7 +143,7 @@ def _kubelet_context(k8s_version: str, values: Mapping[str, str], cgroup_driver:
         raise ValueError(f"cgroup driver must be one of {CGROUP_DRIVERS}, got {cgroup_driver!r}")
     minor = _minor(k8s_version)
     return {
-        "cgroup_driver": cgroup_driver,
+        "cgroup_driver": cgroup_driver, "resolv_conf": POD_RESOLV_CONF,
         # the config field exists from 1.27; kubeadm passes the socket as a flag before that
         "container_runtime_endpoint": CRI_SOCKET if minor >= 27 else "",
         # failCgroupV1 exists from 1.31 (and defaults to true from 1.35)

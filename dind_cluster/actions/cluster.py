@@ -7,7 +7,7 @@ from typing import Sequence
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
-                                        ipv6_node_setup, network_and_helpers, node_image, node_run_mode,
+                                        check_node_setup, network_and_helpers, node_image, node_run_mode,
                                         publish_kubeconfig, running_master, start_nodes, undone_on_failure,
                                         wait_until_ready, wanted_port)
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
@@ -68,7 +68,7 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
                                                  apiserver_port=wanted_port(ctx))
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
-        ipv6_node_setup(ctx, containers)
+        check_node_setup(ctx, containers)
         publish_kubeconfig(ctx, containers[0])
         if ctx.plan.cni_plugin in kube.LOCAL_CNI:  # routes live in the nodes' network namespaces
             with ctx.progress.step("Restoring static routes between the nodes"):

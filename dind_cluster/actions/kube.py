@@ -92,8 +92,10 @@ def write_cni_configs(ctx: ActionContext, containers: Sequence) -> None:
 def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
     """Every node reaches every other node's pod subnets through that node's management address."""
     commands = cni.static_route_commands(ctx.plan)
+    files = cni.route_files(ctx.plan)
 
     def add(container) -> None:
+        put_files(container, {cni.ROUTES_PATH: files.get(container.name, "")})
         for argv in commands.get(container.name, ()):
             run(ctx, container, argv)
 

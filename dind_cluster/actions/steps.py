@@ -17,6 +17,8 @@ from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.paths import cache_dir
 
 NODE_BOOT_TIMEOUT = 180.0
+NO_BR_NETFILTER_FIX = ("on the Docker host: 'sudo modprobe br_netfilter' and 'echo br_netfilter | sudo tee "
+                       "/etc/modules-load.d/br_netfilter.conf'")
 
 
 def node_image(ctx: ActionContext) -> str:
@@ -56,7 +58,7 @@ def booted(ctx: ActionContext, containers: list) -> None:
     if containers:
         with ctx.progress.step(f"Waiting for {', '.join(c.name for c in containers)} to boot"):
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
-        ipv6_node_setup(ctx, containers)
+        check_node_setup(ctx, containers)
 
 
 @contextlib.contextmanager
@@ -99,16 +101,22 @@ def network_and_helpers(ctx: ActionContext, created) -> None:
                                  progress=ctx.progress.line)
 
 
-def ipv6_node_setup(ctx: ActionContext, containers: list) -> None:
-    """IPv6-only nodes resolve through the DNS64 helper and reach the DNS64 prefix through NAT64."""
-    if ctx.plan.ip_mode != "ipv6":
-        return
-    resolv = f"nameserver {ctx.plan.dns_server}\noptions ndots:1\n".encode()
+def check_node_setup(ctx: ActionContext, containers: list) -> None:
+    """Each node sets up its own routes, IPv6 DNS and pods' resolv.conf at boot (dind-node-setup,
+    so a node the engine restarts does it again); say so when that failed. The bridge CNI also
+    needs br_netfilter, which a node may be unable to load."""
     for container in containers:
-        # Docker bind-mounts /etc/resolv.conf: it can be rewritten in place, not replaced by a tar.
-        exec_in(container, ["tee", "/etc/resolv.conf"], stdin=resolv)
-        exec_in(container, ["ip", "-6", "route", "replace", ctx.plan.dns64_prefix_cidr,
-                            "via", ctx.plan.local_nat64_server])
+        code, _ = exec_in(container, ["systemctl", "is-active", "dind-node-setup.service",
+                                      "dind-pod-dns.service"], check=False)
+        if code != 0:
+            _, log = exec_in(container, ["journalctl", "-b", "--no-pager", "-n", "20", "-u",
+                                         "dind-node-setup.service", "-u", "dind-pod-dns.service"], check=False)
+            raise DindError(f"node {container.name}: its network set-up (dind-node-setup, dind-pod-dns) failed", log)
+        if ctx.plan.cni_plugin == "bridge":
+            code, _ = exec_in(container, ["test", "-d", "/proc/sys/net/bridge"], check=False)
+            if code != 0:
+                raise DindError(f"node {container.name}: br_netfilter is not loaded, so Services don't answer "
+                                "pods on their own node", NO_BR_NETFILTER_FIX)
 
 
 def publish_kubeconfig(ctx: ActionContext, master) -> None:

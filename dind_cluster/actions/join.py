@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from dind_cluster import kubeadm
 from dind_cluster.actions import kube
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
@@ -34,7 +35,7 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
         master = existing[0]
         with ctx.progress.step(f"Joining {node.name}"):
             if kubeadm_args:
-                exec_in(container, ["kubeadm", "join", "--ignore-preflight-errors=all", *kubeadm_args])
+                exec_in(container, ["kubeadm", "join", kubeadm.preflight_flag(), *kubeadm_args])
             else:
                 kube.join_nodes(grown, master, [container], kube.kubeadm_version(master))
         if grown.plan.cni_plugin in kube.LOCAL_CNI:

@@ -77,22 +77,22 @@ def kubectl(env, context, *args):
                           timeout=60)
 
 
-def attach_test_pod(node) -> list:
+def attach_test_pod(node, netns: str = "podtest") -> list:
     """A network namespace added with the node's own CNI config (first plugin) by the real plugin binary;
     returns its addresses (one per family)."""
     _, text = exec_in(node, ["cat", "/etc/cni/net.d/10-dindnet.conflist"])
     conflist = json.loads(text)
     plugin = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
-    exec_in(node, ["ip", "netns", "add", "podtest"])
-    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "podtest", "CNI_NETNS": "/var/run/netns/podtest",
+    exec_in(node, ["ip", "netns", "add", netns])
+    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": netns, "CNI_NETNS": f"/var/run/netns/{netns}",
            "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
     _, out = exec_in(node, [f"/opt/cni/bin/{plugin['type']}"], stdin=json.dumps(plugin).encode(), environment=env)
     result = json.loads(out[out.index("{"):])
     return [ip["address"].split("/")[0] for ip in result["ips"]]
 
 
-def detach_test_pod(node) -> None:
-    exec_in(node, ["ip", "netns", "delete", "podtest"], check=False)
+def detach_test_pod(node, netns: str = "podtest") -> None:
+    exec_in(node, ["ip", "netns", "delete", netns], check=False)
 
 
 

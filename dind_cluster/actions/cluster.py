@@ -9,7 +9,7 @@ from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
                                         check_node_setup, network_and_helpers, node_image, node_run_mode,
                                         publish_kubeconfig, running_master, start_nodes, undone_on_failure,
-                                        wait_until_ready, wanted_port)
+                                        pinned_port, wait_until_ready, wanted_port)
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
@@ -66,7 +66,7 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
         network_and_helpers(ctx, created)
         with ctx.progress.step("Restoring node containers from the snapshot"):
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
-                                                 apiserver_port=wanted_port(ctx))
+                                                 apiserver_port=pinned_port(ctx))
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
         check_node_setup(ctx, containers)
         publish_kubeconfig(ctx, containers[0])

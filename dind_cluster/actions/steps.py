@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from concurrent.futures import Future
 from typing import Iterator
@@ -14,6 +15,7 @@ from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.helpers64 import engine_is_local
 from dind_cluster.paths import cache_dir
 
 NODE_BOOT_TIMEOUT = 180.0
@@ -50,7 +52,7 @@ def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
     network_and_helpers(ctx, created)
     with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
         return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
-                                    apiserver_port=wanted_port(ctx))
+                                    apiserver_port=pinned_port(ctx))
 
 
 def booted(ctx: ActionContext, containers: list) -> None:
@@ -152,6 +154,17 @@ def wait_until_ready(ctx: ActionContext, master) -> None:
     timeout = wait_timeout(ctx)
     with ctx.progress.step("Waiting for the nodes and kube-system pods to be Ready"):
         kube.wait_until_ready(ctx, master, timeout)
+
+
+def pinned_port(ctx: ActionContext):
+    """APISERVER_PORT, else a free port of the engine's machine when it is this one: an ephemeral
+    published port may change when the engine restarts the master, and the kubeconfig with it."""
+    port = wanted_port(ctx)
+    if port or not engine_is_local(ctx.environ.get("DOCKER_HOST") or ""):
+        return port
+    with socket.socket(socket.AF_INET6 if ":" in ctx.plan.apiserver_host else socket.AF_INET) as sock:
+        sock.bind((ctx.plan.apiserver_host, 0))
+        return sock.getsockname()[1]
 
 
 def wanted_port(ctx: ActionContext):

@@ -108,6 +108,8 @@ def preflight(ctx: ActionContext) -> None:
     from dind_cluster.backend.facts import preflight_problems
 
     with ctx.progress.step("Checking the host and the engine (preflight)"):
+        if hostconfig.load_br_netfilter(ctx):
+            ctx.progress.detail("loaded br_netfilter on this host (the bridge CNI needs it)")
         problems = preflight_problems(ctx)
         if problems:
             raise DindError(f"preflight: {problems[0].message}",

@@ -27,10 +27,16 @@ ensure_debootstrap() {
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || apt_install debootstrap
 }
 
+# Left when this script started dockerd (never for an engine it found running): the engine-restart
+# test restarts only an engine the test command itself started.
+STARTED_MARKER="${DIND_DOCKERD_MARKER:-/run/dind-cluster/dockerd-started-by-tests}"
+
 start_dockerd() {
   say "starting dockerd (log: $DOCKERD_LOG)"
   # setsid: the daemon must outlive this script and its terminal.
   as_root setsid dockerd >>"$DOCKERD_LOG" 2>&1 < /dev/null &
+  as_root mkdir -p "$(dirname "$STARTED_MARKER")"
+  echo "$DOCKERD_LOG" | as_root tee "$STARTED_MARKER" >/dev/null
 }
 
 wait_for_engine() {

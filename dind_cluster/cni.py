@@ -60,6 +60,16 @@ def static_route_commands(plan: ClusterPlan) -> dict[str, list[list[str]]]:
     }
 
 
+ROUTES_PATH = "/etc/dind/routes"   # read by the node's dind-node-setup at every boot
+
+
+def route_files(plan: ClusterPlan) -> dict[str, str]:
+    """node name -> ROUTES_PATH text, one `-4|-6 <dest> <via>` line a route: a node restarted
+    by the engine puts its routes back by itself."""
+    return {name: "".join(f"-{IPNetwork(dest).version} {dest} {via}\n" for dest, via in routes)
+            for name, routes in static_routes(plan).items()}
+
+
 def _route_argv(dest: str, via: str) -> list[str]:
     family = ["-6"] if IPNetwork(dest).version == 6 else []
     return ["ip", *family, "route", "replace", dest, "via", via]

@@ -29,7 +29,17 @@ from dind_cluster.versions import pause_image  # noqa: F401  (node image: contai
 CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 API_PORT = 6443
 DNS_DOMAIN = "cluster.local"
+POD_RESOLV_CONF = "/etc/dind/pod-resolv.conf"   # written at every boot by the node's dind-node-setup
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
+# kubeadm preflight checks that can't pass in a container, ignored by name (never "all": a real
+# problem such as a port in use, a missing binary or a wrong cgroup driver must stop `up`).
+PREFLIGHT_IGNORED = {
+    # kernel config (/proc/config.gz, /boot/config-*) and modules aren't visible in a container;
+    # on cgroup v1 it also errors out for Kubernetes 1.35+ (we set failCgroupV1: false instead)
+    "SystemVerification": "the kernel's config and modules can't be read from inside a container",
+    # the host's swap is the node's; the kubelet runs with failSwapOn: false
+    "Swap": "nodes share the host's swap; the kubelet is configured with failSwapOn: false",
+}
 COMPONENT_PREFIXES = {"apiserver": "APISERVER", "controller_manager": "CONTROLLER_MANAGER",
                       "scheduler": "SCHEDULER"}
 
@@ -127,13 +137,18 @@ def _kubelet_context(values: Mapping[str, str], cgroup_driver: str, cgroup_v1: b
     if cgroup_driver not in CGROUP_DRIVERS:
         raise ValueError(f"cgroup driver must be one of {CGROUP_DRIVERS}, got {cgroup_driver!r}")
     return {
-        "cgroup_driver": cgroup_driver,
+        "cgroup_driver": cgroup_driver, "resolv_conf": POD_RESOLV_CONF,
         "container_runtime_endpoint": CRI_SOCKET,
         # failCgroupV1 defaults to true from 1.35: a cgroup v1 host must turn it off
         "set_fail_cgroup_v1": cgroup_v1,
         "kubelet_feature_gates": parse_feature_gates("KUBELET_FEATURE_GATES",
                                                      values.get("KUBELET_FEATURE_GATES")),
     }
+
+
+def preflight_flag() -> str:
+    """For kubeadm commands run without our config file (`join` with the user's own arguments)."""
+    return "--ignore-preflight-errors=" + ",".join(PREFLIGHT_IGNORED)
 
 
 def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: str,
@@ -143,6 +158,7 @@ def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: s
     return {
         "advertise_address": plan.advertise_address, "api_port": API_PORT,
         "node_name": plan.master.name, "cri_socket": CRI_SOCKET,
+        "ignore_preflight_errors": list(PREFLIGHT_IGNORED),
         "taints": bool(plan.workers),  # a lone master must take pods
         "kubelet_args": {"node-ip": node_ip(plan, plan.master)},
         "kubernetes_version": kubernetes_version(k8s_version),
@@ -173,6 +189,7 @@ def render_join_config(plan: ClusterPlan, node: NodePlan, *, k8s_version: str,
         f"join-{api_version_for(k8s_version)}.yaml.j2",
         api_endpoint=api_endpoint, token=token, ca_cert_hashes=list(ca_cert_hashes),
         node_name=node.name, cri_socket=CRI_SOCKET,
+        ignore_preflight_errors=list(PREFLIGHT_IGNORED),
         kubelet_args={"node-ip": node_ip(plan, node)},
     )
 

@@ -57,7 +57,8 @@ class ClusterPlan:
     service_cidr: str
     service_net_mode: str          # ipv4 | ipv6 (family of SERVICE_CIDR)
     dns_svc_ip: str                # SERVICE_CIDR host 10
-    dns_server: Optional[str]      # resolver nodes use: the DNS64 helper in IPv6 mode, else None
+    dns_server: Optional[str]      # nodes' upstream (docker --dns): the DNS64 helper in IPv6 mode,
+                                   # else DIND_DNS_SERVER or None (the engine's own resolvers)
     dns64_prefix_cidr: Optional[str]       # IPv6 mode only
     local_nat64_server: Optional[str]      # tayga's IPv6 address, IPv6 mode only
     nat64_v4_subnet_prefix: Optional[str]  # "172.18" after the cluster-ID offset; IPv6 mode only
@@ -144,7 +145,7 @@ def make_plan(values: Mapping[str, str]) -> ClusterPlan:
         context=naming.context_name(ident.suffix),
         network=_network_plan(ident.suffix, mgmt, extras), nodes=nodes,
         service_cidr=str(service), service_net_mode=f"ipv{service.version}",
-        dns_svc_ip=check.dns_service_ip(service), **_ipv6_fields(extras),
+        dns_svc_ip=check.dns_service_ip(service), **_ipv6_fields(extras, v.get("DIND_DNS_SERVER")),
         remote_dns64_v4server=v.get("REMOTE_DNS64_V4SERVER", "8.8.8.8"),
         allow_aaaa_use=allow_aaaa,
         use_hairpin=check.parse_bool("USE_HAIRPIN", v.get("USE_HAIRPIN"), mode != "ipv4"),
@@ -191,12 +192,16 @@ def _ipv6_extras(v: _Values, ident: naming.Identity, v6_mgmt: IPNetwork) -> _Ipv
     return _Ipv6Extras(dns64_prefix, prefix, bind9, tayga)
 
 
-def _ipv6_fields(extras: Optional[_Ipv6Extras]) -> dict:
-    """The ClusterPlan fields that only IPv6-only clusters fill."""
+def _ipv6_fields(extras: Optional[_Ipv6Extras], dns_server: Optional[str]) -> dict:
+    """The ClusterPlan fields that only IPv6-only clusters fill (and dns_server, which IPv6 mode
+    takes from its DNS64 helper and other modes from DIND_DNS_SERVER)."""
     if extras is None:
-        return dict.fromkeys(("dns_server", "dns64_prefix_cidr", "local_nat64_server",
-                              "nat64_v4_subnet_prefix", "nat64_v4_subnet", "nat64_pool",
-                              "dns64", "nat64"))
+        fields = dict.fromkeys(("dns64_prefix_cidr", "local_nat64_server", "nat64_v4_subnet_prefix",
+                                "nat64_v4_subnet", "nat64_pool", "dns64", "nat64"))
+        return {**fields, "dns_server": check.node_dns_server(dns_server) if dns_server else None}
+    if dns_server:
+        raise ConfigError("DIND_DNS_SERVER", "is not used in IPv6 mode (nodes resolve through the DNS64 helper)",
+                          "leave it empty and set REMOTE_DNS64_V4SERVER for the helper's upstream")
     return dict(dns_server=extras.dns64.ips[0], dns64_prefix_cidr=str(extras.dns64_prefix),
                 local_nat64_server=extras.nat64.ips[-1],
                 nat64_v4_subnet_prefix=extras.nat64_prefix,

@@ -61,12 +61,14 @@ class Facts:
     free_disk: Optional[int] = None             # bytes free under data_root
     rootless: bool = False
     storage_driver: str = ""                    # `docker info` Driver: overlay2, btrfs, zfs …
+    bridge_netfilter: Optional[bool] = None     # br_netfilter loaded on the host (/proc/sys/net/bridge)
+    netfilter_module: Optional[bool] = None     # br_netfilter.ko present in /lib/modules/<release>
 
 
 def run_preflight(facts: Facts, plan: ClusterPlan, btrfs_anyway: bool = False) -> list[Problem]:
     """Every problem found, in a stable order (engine, networks, limits, disk, cgroups).
     `btrfs_anyway` is RUN_ON_BTRFS_ANYWAY: the btrfs storage driver is then let through."""
-    rules = (_ipv6, _network_overlaps, _route_overlaps, _inotify, _disk, _cgroups)
+    rules = (_ipv6, _network_overlaps, _route_overlaps, _inotify, _disk, _cgroups, _br_netfilter)
     problems = [] if btrfs_anyway else list(_btrfs(facts))
     return problems + [problem for rule in rules for problem in rule(facts, plan)]
 
@@ -171,12 +173,12 @@ def _disk(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
 
 
 def _cgroups(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
-    if facts.cgroup_version != 2:
-        return            # cgroup v1: nodes share the host's cgroupns; nothing to delegate
     api = tuple(int(x) for x in facts.api_version.split(".")[:2])
     if api < CGROUPNS_API:
-        yield Problem(f"cgroup v2 host, but Docker API {facts.api_version} can't give nodes a "
-                      "private cgroup namespace", "upgrade Docker to 20.10 or newer")
+        yield Problem(f"cgroup v{facts.cgroup_version} host, but Docker API {facts.api_version} can't "
+                      "give nodes a private cgroup namespace", "upgrade Docker to 20.10 or newer")
+    if facts.cgroup_version != 2:
+        return            # cgroup v1: no delegation of controllers to check
     missing = [c for c in CGROUP_CONTROLLERS if c not in facts.cgroup_controllers]
     if missing:
         who = "rootless Docker" if facts.rootless else "the Docker engine"
@@ -184,3 +186,13 @@ def _cgroups(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
                       "set 'Delegate=cpu cpuset io memory pids' in "
                       "/etc/systemd/system/user@.service.d/delegate.conf, then "
                       "'sudo systemctl daemon-reload' and log in again")
+
+
+def _br_netfilter(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
+    """The bridge CNI needs bridged traffic through iptables; a node loads br_netfilter itself only
+    when the host has the module (it mounts /lib/modules)."""
+    if plan.cni_plugin == "bridge" and facts.bridge_netfilter is False and not facts.netfilter_module:
+        yield Problem("br_netfilter is not loaded on the Docker host and nodes can't load it: with "
+                      "CNI_PLUGIN=bridge a Service would not answer pods on its endpoint's node",
+                      "'sudo modprobe br_netfilter' and 'echo br_netfilter | sudo tee "
+                      "/etc/modules-load.d/br_netfilter.conf'")

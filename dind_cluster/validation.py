@@ -108,6 +108,15 @@ def remote_dns64_server(text: str) -> str:
                           "give the IPv4 address of a DNS server, e.g. 8.8.8.8") from None
 
 
+def node_dns_server(text: str) -> str:
+    try:
+        return str(IPAddress(text))
+    except (AddrFormatError, ValueError):
+        raise ConfigError("DIND_DNS_SERVER", f"'{text}' is not an IP address",
+                          "give the address of the DNS server nodes forward to, or leave it empty "
+                          "for the Docker engine's own") from None
+
+
 def _top_host(net: IPNetwork, mode: str) -> int:
     """Highest host number a node may take in a management network."""
     if net.version == 4:

@@ -28,7 +28,7 @@ systemctl mask \
   apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
   e2scrub_reap.service fstrim.timer
 
-systemctl enable containerd.service kubelet.service
+systemctl enable containerd.service kubelet.service dind-node-setup.service dind-pod-dns.service
 systemctl set-default multi-user.target
 
 # Each node gets its own machine id at first boot (kubelet reports it as the node's id).

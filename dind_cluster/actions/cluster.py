@@ -7,9 +7,9 @@ from typing import Sequence
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
-                                        ipv6_node_setup, network_and_helpers, node_image, node_run_mode,
+                                        check_node_setup, network_and_helpers, node_image, node_run_mode,
                                         publish_kubeconfig, running_master, start_nodes, undone_on_failure,
-                                        wait_until_ready, wanted_port)
+                                        pinned_port, wait_until_ready, wanted_port)
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
@@ -66,9 +66,9 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
         network_and_helpers(ctx, created)
         with ctx.progress.step("Restoring node containers from the snapshot"):
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
-                                                 apiserver_port=wanted_port(ctx))
+                                                 apiserver_port=pinned_port(ctx))
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
-        ipv6_node_setup(ctx, containers)
+        check_node_setup(ctx, containers)
         publish_kubeconfig(ctx, containers[0])
         if ctx.plan.cni_plugin in kube.LOCAL_CNI:  # routes live in the nodes' network namespaces
             with ctx.progress.step("Restoring static routes between the nodes"):
@@ -108,6 +108,8 @@ def preflight(ctx: ActionContext) -> None:
     from dind_cluster.backend.facts import preflight_problems
 
     with ctx.progress.step("Checking the host and the engine (preflight)"):
+        if hostconfig.load_br_netfilter(ctx):
+            ctx.progress.detail("loaded br_netfilter on this host (the bridge CNI needs it)")
         problems = preflight_problems(ctx)
         if problems:
             raise DindError(f"preflight: {problems[0].message}",

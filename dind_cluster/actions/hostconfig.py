@@ -1,4 +1,4 @@
-"""The host side of a cluster: kubeconfig entries and the port forwarder."""
+"""The host side of a cluster: kubeconfig entries, the port forwarder, br_netfilter on a local host."""
 from __future__ import annotations
 
 import os
@@ -10,6 +10,7 @@ from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.kube import ADMIN_CONF
 from dind_cluster.backend.containers import exec_in
 from dind_cluster.errors import DindError
+from dind_cluster.helpers64 import engine_is_local
 from dind_cluster.naming import DEFAULT_DIND_LABEL
 
 
@@ -52,3 +53,17 @@ def run_port_forwarder(ctx: ActionContext, port: int) -> None:
     if result.returncode != 0:
         raise DindError(f"DIND_PORT_FORWARDER: '{forwarder} {port}' exited with {result.returncode}",
                         (result.stderr or result.stdout).strip()[-300:])
+
+
+def load_br_netfilter(ctx: ActionContext, proc: Path = Path("/proc")) -> bool:
+    """The bridge CNI needs br_netfilter. Nodes load it themselves when they may; on the engine's own
+    machine, as root, load it here too (a node without CAP_SYS_MODULE or /lib/modules can't).
+    True when it was missing and is now loaded; preflight reports it when it stays missing."""
+    if (ctx.plan.cni_plugin != "bridge" or (proc / "sys/net/bridge").is_dir() or os.geteuid() != 0
+            or not engine_is_local(ctx.environ.get("DOCKER_HOST") or "")):
+        return False
+    try:
+        subprocess.run(["modprobe", "br_netfilter"], capture_output=True, check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False            # no modprobe here: preflight says what to do
+    return (proc / "sys/net/bridge").is_dir()

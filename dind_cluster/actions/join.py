@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from dind_cluster import kubeadm
 from dind_cluster.actions import kube
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, node_run_mode, undone_on_failure
+from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, check_node_setup, node_run_mode, undone_on_failure
 from dind_cluster.backend import nodes as backend
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.errors import DindError
@@ -30,10 +31,11 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
         with ctx.progress.step(f"Starting node container {node.name}"):
             container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,))[0]
             wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT)
+        check_node_setup(ctx, [container])
         master = existing[0]
         with ctx.progress.step(f"Joining {node.name}"):
             if kubeadm_args:
-                exec_in(container, ["kubeadm", "join", "--ignore-preflight-errors=all", *kubeadm_args])
+                exec_in(container, ["kubeadm", "join", kubeadm.preflight_flag(), *kubeadm_args])
             else:
                 kube.join_nodes(grown, master, [container], kube.kubeadm_version(master))
         if grown.plan.cni_plugin in kube.LOCAL_CNI:

@@ -43,8 +43,7 @@ def init_master(ctx: ActionContext, master, cgroup_v1: bool, extra_args: Sequenc
     config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1)
     ctx.progress.detail(config)
     put_files(master, {KUBEADM_CONFIG: config}, mode=0o600)
-    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", "--ignore-preflight-errors=all",
-                      *extra_args])
+    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", *extra_args])
     return version
 
 
@@ -62,8 +61,7 @@ def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes)
         ctx.progress.detail(config)
         put_files(container, {JOIN_CONFIG: config}, mode=0o600)
-        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", "--ignore-preflight-errors=all",
-                             *extra_args])
+        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", *extra_args])
 
     run_all(join, workers)
 
@@ -92,8 +90,10 @@ def write_cni_configs(ctx: ActionContext, containers: Sequence) -> None:
 def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
     """Every node reaches every other node's pod subnets through that node's management address."""
     commands = cni.static_route_commands(ctx.plan)
+    files = cni.route_files(ctx.plan)
 
     def add(container) -> None:
+        put_files(container, {cni.ROUTES_PATH: files.get(container.name, "")})
         for argv in commands.get(container.name, ()):
             run(ctx, container, argv)
 

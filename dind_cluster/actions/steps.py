@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from concurrent.futures import Future
 from typing import Iterator
@@ -14,9 +15,12 @@ from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.helpers64 import engine_is_local
 from dind_cluster.paths import cache_dir
 
 NODE_BOOT_TIMEOUT = 180.0
+NO_BR_NETFILTER_FIX = ("on the Docker host: 'sudo modprobe br_netfilter' and 'echo br_netfilter | sudo tee "
+                       "/etc/modules-load.d/br_netfilter.conf'")
 
 
 def node_image(ctx: ActionContext) -> str:
@@ -48,7 +52,7 @@ def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
     network_and_helpers(ctx, created)
     with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
         return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
-                                    apiserver_port=wanted_port(ctx))
+                                    apiserver_port=pinned_port(ctx))
 
 
 def booted(ctx: ActionContext, containers: list) -> None:
@@ -56,7 +60,7 @@ def booted(ctx: ActionContext, containers: list) -> None:
     if containers:
         with ctx.progress.step(f"Waiting for {', '.join(c.name for c in containers)} to boot"):
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
-        ipv6_node_setup(ctx, containers)
+        check_node_setup(ctx, containers)
 
 
 @contextlib.contextmanager
@@ -99,16 +103,22 @@ def network_and_helpers(ctx: ActionContext, created) -> None:
                                  progress=ctx.progress.line)
 
 
-def ipv6_node_setup(ctx: ActionContext, containers: list) -> None:
-    """IPv6-only nodes resolve through the DNS64 helper and reach the DNS64 prefix through NAT64."""
-    if ctx.plan.ip_mode != "ipv6":
-        return
-    resolv = f"nameserver {ctx.plan.dns_server}\noptions ndots:1\n".encode()
+def check_node_setup(ctx: ActionContext, containers: list) -> None:
+    """Each node sets up its own routes, IPv6 DNS and pods' resolv.conf at boot (dind-node-setup,
+    so a node the engine restarts does it again); say so when that failed. The bridge CNI also
+    needs br_netfilter, which a node may be unable to load."""
     for container in containers:
-        # Docker bind-mounts /etc/resolv.conf: it can be rewritten in place, not replaced by a tar.
-        exec_in(container, ["tee", "/etc/resolv.conf"], stdin=resolv)
-        exec_in(container, ["ip", "-6", "route", "replace", ctx.plan.dns64_prefix_cidr,
-                            "via", ctx.plan.local_nat64_server])
+        code, _ = exec_in(container, ["systemctl", "is-active", "dind-node-setup.service",
+                                      "dind-pod-dns.service"], check=False)
+        if code != 0:
+            _, log = exec_in(container, ["journalctl", "-b", "--no-pager", "-n", "20", "-u",
+                                         "dind-node-setup.service", "-u", "dind-pod-dns.service"], check=False)
+            raise DindError(f"node {container.name}: its network set-up (dind-node-setup, dind-pod-dns) failed", log)
+        if ctx.plan.cni_plugin == "bridge":
+            code, _ = exec_in(container, ["test", "-d", "/proc/sys/net/bridge"], check=False)
+            if code != 0:
+                raise DindError(f"node {container.name}: br_netfilter is not loaded, so Services don't answer "
+                                "pods on their own node", NO_BR_NETFILTER_FIX)
 
 
 def publish_kubeconfig(ctx: ActionContext, master) -> None:
@@ -148,6 +158,17 @@ def wait_until_ready(ctx: ActionContext, master) -> None:
     timeout = wait_timeout(ctx)
     with ctx.progress.step("Waiting for the nodes and kube-system pods to be Ready"):
         kube.wait_until_ready(ctx, master, timeout)
+
+
+def pinned_port(ctx: ActionContext):
+    """APISERVER_PORT, else a free port of the engine's machine when it is this one: an ephemeral
+    published port may change when the engine restarts the master, and the kubeconfig with it."""
+    port = wanted_port(ctx)
+    if port or not engine_is_local(ctx.environ.get("DOCKER_HOST") or ""):
+        return port
+    with socket.socket(socket.AF_INET6 if ":" in ctx.plan.apiserver_host else socket.AF_INET) as sock:
+        sock.bind((ctx.plan.apiserver_host, 0))
+        return sock.getsockname()[1]
 
 
 def wanted_port(ctx: ActionContext):

@@ -69,7 +69,14 @@ def host_facts(root: Path, data_root: str) -> dict:
                 tun_device=(root / "dev/net/tun").exists(), routes=tuple(routes),
                 max_user_watches=_int(_read(proc / "sys/fs/inotify/max_user_watches")),
                 max_user_instances=_int(_read(proc / "sys/fs/inotify/max_user_instances")),
-                free_disk=_free_bytes(root / data_root.lstrip("/")))
+                free_disk=_free_bytes(root / data_root.lstrip("/")),
+                bridge_netfilter=(proc / "sys/net/bridge").is_dir(),
+                netfilter_module=_has_module(root, _read(proc / "sys/kernel/osrelease"), "br_netfilter"))
+
+
+def _has_module(root: Path, release: Optional[str], name: str) -> bool:
+    folder = root / "lib/modules" / (release or "").strip()
+    return bool(release) and folder.is_dir() and any(folder.rglob(f"{name}.ko*"))
 
 
 def parse_proc_route(text: str) -> list[HostRoute]:

@@ -25,6 +25,7 @@ NODE_LABEL = "dind-cluster.io/node"
 SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
 APISERVER_CONTAINER_PORT = "6443/tcp"
+RESTART_POLICY = {"Name": "unless-stopped"}
 
 
 @dataclass
@@ -58,7 +59,7 @@ def node_env(plan: ClusterPlan, node: NodePlan) -> str:
         "POD_GATEWAYS": ",".join(node.pod_gateways), "SERVICE_CIDR": plan.service_cidr,
         "SERVICE_NET_MODE": plan.service_net_mode, "DNS_SVC_IP": plan.dns_svc_ip,
         "CNI_PLUGIN": plan.cni_plugin, "USE_HAIRPIN": str(plan.use_hairpin).lower(),
-        "DNS64_PREFIX_CIDR": plan.dns64_prefix_cidr or "",
+        "DNS_SERVER": plan.dns_server or "", "DNS64_PREFIX_CIDR": plan.dns64_prefix_cidr or "",
         "LOCAL_NAT64_SERVER": plan.local_nat64_server or "",
     }
     return "".join(f"{k}={v}\n" for k, v in values.items())
@@ -74,13 +75,16 @@ def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
     endpoint = static_endpoint(client, node.ips)
     volumes = {node.volume: {"bind": "/var", "mode": "rw"},
                "/lib/modules": {"bind": "/lib/modules", "mode": "ro"}}
-    if run_mode.cgroup_version == 1:
-        volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+    # A private cgroup namespace on v1 and v2 alike, never the host's tree: the node's systemd
+    # then makes kubepods.slice at the paths the kubelet checks, inside the node's own cgroup.
+    # init=False: an engine with "init": true would make docker-init PID 1, not systemd.
+    # The restart policy brings nodes back after an engine or host restart (dind-node-setup
+    # redoes their routes and DNS at every boot).
     opts = dict(
         name=node.name, hostname=node.name, detach=True, labels=node_labels(plan, node),
         network=plan.network.name, networking_config={plan.network.name: endpoint},
         volumes=volumes, tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
-        cgroupns="host" if run_mode.cgroup_version == 1 else "private",
+        cgroupns="private", init=False, restart_policy=RESTART_POLICY,
         stop_signal="SIGRTMIN+3", **run_mode.host_options())
     # Nodes route pod traffic (bridge/ptp and static routes need forwarding on).
     opts["sysctls"] = {"net.ipv4.ip_forward": "1"}

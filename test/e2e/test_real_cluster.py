@@ -76,3 +76,65 @@ def test_pods_on_different_workers_reach_each_other_and_cluster_dns(cluster):
             break
         time.sleep(3)
     assert "Address" in out, out
+
+
+# --- what a real kubelet, kubeadm, CoreDNS and kube-proxy need from a node (docs/real-kubernetes.md) ---
+
+MASTER = "kube-master-cluster-77"
+
+
+def run_pod(env, name, node, *command):
+    overrides = json.dumps({"spec": {"nodeName": node}})
+    kubectl(env, "run", name, f"--image={BUSYBOX}", f"--overrides={overrides}", "--labels", f"app={name}",
+            "--", *(command or ("sleep", "3600")))
+    kubectl(env, "wait", "--for=condition=Ready", "--timeout=180s", f"pod/{name}")
+
+
+def eventually(env, *args, want: str, timeout: float = 60) -> str:
+    deadline = time.time() + timeout
+    while True:
+        out = kubectl(env, *args, check=False)
+        if want in out or time.time() > deadline:
+            return out
+        time.sleep(3)
+
+
+def test_coredns_is_ready_and_resolves_the_cluster_and_a_node_name_from_a_pod(cluster):
+    kubectl(cluster, "wait", "-n", "kube-system", "--for=condition=Ready", "--timeout=180s", "pod", "-l", "k8s-app=kube-dns")
+    name = f"e2e-dns-{uuid.uuid4().hex[:6]}"
+    run_pod(cluster, name, "kube-node-1-cluster-77")
+    out = eventually(cluster, "exec", name, "--", "nslookup", "kubernetes.default", want="Address")
+    assert "10.96.0.1" in out, out
+    out = eventually(cluster, "exec", name, "--", "nslookup", MASTER, want="10.192.")
+    assert "10.192." in out, out       # Docker's DNS answer, through our resolver and CoreDNS
+
+
+@pytest.mark.parametrize("client_node", ["kube-node-1-cluster-77", "kube-node-2-cluster-77"])
+def test_a_service_answers_from_its_endpoints_node_and_from_another(cluster, client_node):
+    server = "e2e-web"
+    if "e2e-web" not in kubectl(cluster, "get", "svc", check=False):
+        run_pod(cluster, server, "kube-node-1-cluster-77", "httpd", "-f", "-p", "8080", "-h", "/etc")
+        kubectl(cluster, "expose", "pod", server, "--port=80", "--target-port=8080")
+    client = f"e2e-client-{uuid.uuid4().hex[:6]}"
+    run_pod(cluster, client, client_node)
+    out = eventually(cluster, "exec", client, "--", "wget", "-q", "-T", "5", "-O", "-", f"http://{server}/hostname",
+                     want="e2e-web")
+    assert "e2e-web" in out, f"from {client_node}: {out}"
+
+
+def test_every_pod_still_runs_after_five_minutes(cluster):
+    """The kubelet kills pods whose cgroups it can't find (cgroup v1 without a private cgroupns)."""
+    time.sleep(float(os.environ.get("E2E_SETTLE_SECONDS", "300")))
+    pods = json.loads(kubectl(cluster, "get", "pods", "-A", "-o", "json"))["items"]
+    restarted = [(p["metadata"]["name"], c["restartCount"]) for p in pods
+                 for c in p["status"].get("containerStatuses", []) if c["restartCount"]]
+    not_running = [p["metadata"]["name"] for p in pods if p["status"].get("phase") != "Running"]
+    assert not restarted and not not_running, (restarted, not_running)
+
+
+def test_nodes_come_back_after_docker_restart_of_a_node(cluster):
+    subprocess.run(["docker", "restart", "kube-node-2-cluster-77"], check=True, capture_output=True)
+    out = eventually(cluster, "get", "node", "kube-node-2-cluster-77", "-o",
+                     "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}", want="True", timeout=180)
+    assert out == "True"
+    test_coredns_is_ready_and_resolves_the_cluster_and_a_node_name_from_a_pod(cluster)

@@ -78,22 +78,30 @@ def kubectl(env, context, *args):
                           timeout=60)
 
 
-def attach_test_pod(node) -> list:
-    """A network namespace added with the node's own CNI config (first plugin) by the real plugin binary;
-    returns its addresses (one per family)."""
+def _cni_plugin_call(node, command: str, netns: str, check: bool = True) -> tuple:
+    """Run the node's own CNI config (first plugin) with the real plugin binary."""
     _, text = exec_in(node, ["cat", "/etc/cni/net.d/10-dindnet.conflist"])
     conflist = json.loads(text)
     plugin = {"cniVersion": conflist["cniVersion"], "name": conflist["name"], **conflist["plugins"][0]}
-    exec_in(node, ["ip", "netns", "add", "podtest"])
-    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "podtest", "CNI_NETNS": "/var/run/netns/podtest",
+    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": netns, "CNI_NETNS": f"/var/run/netns/{netns}",
            "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin"}
-    _, out = exec_in(node, [f"/opt/cni/bin/{plugin['type']}"], stdin=json.dumps(plugin).encode(), environment=env)
+    return exec_in(node, [f"/opt/cni/bin/{plugin['type']}"], stdin=json.dumps(plugin).encode(), environment=env,
+                   check=check)
+
+
+def attach_test_pod(node, netns: str = "podtest") -> list:
+    """A network namespace added with the node's own CNI config (first plugin) by the real plugin binary;
+    returns its addresses (one per family)."""
+    exec_in(node, ["ip", "netns", "add", netns])
+    _, out = _cni_plugin_call(node, "ADD", netns)
     result = json.loads(out[out.index("{"):])
     return [ip["address"].split("/")[0] for ip in result["ips"]]
 
 
-def detach_test_pod(node) -> None:
-    exec_in(node, ["ip", "netns", "delete", "podtest"], check=False)
+def detach_test_pod(node, netns: str = "podtest") -> None:
+    """CNI DEL first (host-local IPAM frees the addresses, so the same name can attach again)."""
+    _cni_plugin_call(node, "DEL", netns, check=False)
+    exec_in(node, ["ip", "netns", "delete", netns], check=False)
 
 
 

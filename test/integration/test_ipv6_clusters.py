@@ -136,12 +136,12 @@ def pods_ping_each_other(nodes) -> dict:
             for name, ips in addresses.items()}
 
 
-def wait_for_dad(node, timeout: float = 10) -> None:
+def wait_for_dad(node, timeout: float = 10, netns: str = "podtest") -> None:
     """New IPv6 addresses (the pod's, the bridge's) are unusable until duplicate address
     detection ends."""
     deadline = time.monotonic() + timeout
     while True:
-        _, pod = exec_in(node, ["ip", "netns", "exec", "podtest", "ip", "-6", "addr", "show",
+        _, pod = exec_in(node, ["ip", "netns", "exec", netns, "ip", "-6", "addr", "show",
                                 "tentative"])
         _, bridge = exec_in(node, ["ip", "-6", "addr", "show", "tentative"])
         if not (pod.strip() or bridge.strip()) or time.monotonic() > deadline:

@@ -70,18 +70,15 @@ def pause_archive(engine, scope, folder, base: str) -> str:
 def run_fallback_node(engine, scope, image: str, var_volume: bool = True, suffix: str = ""):
     """A node as nodes.py runs it where --privileged is refused (this project's CI). Without
     `var_volume`, /var stays on the container's own overlay filesystem."""
-    cgroup_v2 = str(engine.info().get("CgroupVersion")) == "2"
     mounts = {"/lib/modules": {"bind": "/lib/modules", "mode": "ro"}}
     if var_volume:
         volume = engine.volumes.create(f"dind-test-var-{scope.value}{suffix}", labels=scope.labels)
         mounts[volume.name] = {"bind": "/var", "mode": "rw"}
-    if not cgroup_v2:
-        mounts["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
     return engine.containers.run(
         image, detach=True, name=f"dind-test-node-{scope.value}{suffix}", hostname="node", labels=scope.labels,
         cap_add=["ALL"], cap_drop=["SYS_RESOURCE"], device_cgroup_rules=["a *:* rwm"],
         security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-        cgroupns="private" if cgroup_v2 else "host",
+        cgroupns="private", init=False,
         tmpfs={"/run": "", "/run/lock": "", "/tmp": ""}, volumes=mounts, stop_signal="SIGRTMIN+3")
 
 

@@ -155,3 +155,18 @@ def test_plugins_without_a_manifest_are_config_errors(plugin):
     with pytest.raises(ConfigError) as err:
         cni.cni_manifest_url(plugin, {})
     assert err.value.variable == "CNI_PLUGIN"
+
+
+@pytest.mark.parametrize("mode", PLANS)
+def test_route_files_hold_the_same_routes_as_the_commands(mode):
+    """The file a node reads at every boot and the commands `up` runs agree route for route."""
+    plan = PLANS[mode]()
+    files, commands = cni.route_files(plan), cni.static_route_commands(plan)
+    for name, argvs in commands.items():
+        lines = [line.split() for line in files[name].splitlines()]
+        assert [["ip", *([] if f == "-4" else ["-6"]), "route", "replace", d, "via", v]
+                for f, d, v in lines] == argvs
+
+
+def test_route_files_are_empty_for_plugins_that_route_themselves():
+    assert cni.route_files(replace(ipv4(), cni_plugin="flannel")) == {}

@@ -18,7 +18,8 @@ HEALTHY = Facts(
     routes=(HostRoute("0.0.0.0/0", "eth0"), HostRoute("192.0.2.0/24", "eth0"),
             HostRoute("172.17.0.0/16", "docker0"), HostRoute("fe80::/64", "eth0"),
             HostRoute("::/0", "eth0"), HostRoute("ff00::/8", "eth0")),
-    max_user_watches=524288, max_user_instances=512, free_disk=100 * GIB)
+    max_user_watches=524288, max_user_instances=512, free_disk=100 * GIB,
+    bridge_netfilter=True, netfilter_module=False)
 MODES = ("ipv4", "ipv6", "dual-stack")
 
 
@@ -164,14 +165,17 @@ def test_disk_needed_grows_with_nodes():
 
 # ---- cgroups ----
 
-def test_cgroup_v1_needs_nothing_more():
-    facts = replace(HEALTHY, cgroup_version=1, api_version="1.40", cgroup_controllers=frozenset())
+def test_cgroup_v1_needs_no_delegated_controllers():
+    facts = replace(HEALTHY, cgroup_version=1, api_version="1.41", cgroup_controllers=frozenset())
     assert run_preflight(facts, plan()) == []
 
 
-def test_cgroup_v2_needs_an_engine_with_private_cgroupns():
-    (problem,) = run_preflight(replace(HEALTHY, cgroup_version=2, api_version="1.40"), plan())
-    assert "private cgroup namespace" in problem.message and "20.10" in problem.fix
+@pytest.mark.parametrize("version", [1, 2])
+def test_both_cgroup_versions_need_an_engine_with_private_cgroupns(version):
+    facts = replace(HEALTHY, cgroup_version=version, api_version="1.40")
+    (problem,) = run_preflight(facts, plan())
+    assert f"cgroup v{version} host" in problem.message and "private cgroup namespace" in problem.message
+    assert "20.10" in problem.fix
 
 
 @pytest.mark.parametrize("rootless, who", [(True, "rootless Docker"), (False, "the Docker engine")])
@@ -268,3 +272,35 @@ def test_btrfs_storage_driver_is_refused_unless_run_on_btrfs_anyway(driver, anyw
     assert bool(found) is flagged
     if found:
         assert "RUN_ON_BTRFS_ANYWAY" in found[0].fix
+
+
+# ---- br_netfilter ----
+
+@pytest.mark.parametrize("loaded, module, cni, problems", [
+    (True, False, "bridge", 0),        # loaded on the host: nodes see it
+    (False, True, "bridge", 0),        # nodes load it themselves from /lib/modules
+    (False, False, "bridge", 1),       # nobody can: Services on the client's node fail
+    (False, False, "ptp", 0),          # ptp doesn't bridge pod traffic
+    (None, None, "bridge", 0),         # remote engine: not known here (up checks in the nodes)
+])
+def test_bridge_cni_needs_br_netfilter_somewhere(loaded, module, cni, problems):
+    facts = replace(HEALTHY, bridge_netfilter=loaded, netfilter_module=module)
+    found = [p for p in run_preflight(facts, plan(CNI_PLUGIN=cni)) if "br_netfilter" in p.message]
+    assert len(found) == problems
+    if found:
+        assert "modprobe br_netfilter" in found[0].fix and "modules-load.d" in found[0].fix
+
+
+def test_host_facts_find_br_netfilter_and_its_module(tmp_path):
+    from dind_cluster.backend.facts import host_facts
+
+    (tmp_path / "proc/sys/kernel").mkdir(parents=True)
+    (tmp_path / "proc/sys/kernel/osrelease").write_text("6.1.0-test\n")
+    assert host_facts(tmp_path, "/var/lib/docker")["bridge_netfilter"] is False
+    assert host_facts(tmp_path, "/var/lib/docker")["netfilter_module"] is False
+    module = tmp_path / "lib/modules/6.1.0-test/kernel/net/bridge/br_netfilter.ko.xz"
+    module.parent.mkdir(parents=True)
+    module.write_bytes(b"")
+    (tmp_path / "proc/sys/net/bridge").mkdir(parents=True)
+    facts = host_facts(tmp_path, "/var/lib/docker")
+    assert facts["bridge_netfilter"] is True and facts["netfilter_module"] is True

@@ -137,14 +137,14 @@ def cluster(tmp_path_factory):
     port = free_port()
     master = Root(base / "master")
     cfg = write(base / "kubeadm.yaml", INIT_V1BETA4.format(token=TOKEN, port=port))
-    init = master.run("kubeadm", "init", "--config", cfg, "--ignore-preflight-errors=all")
+    init = master.run("kubeadm", "init", "--config", cfg, "--ignore-preflight-errors=SystemVerification")
     join_cmd = master.run("kubeadm", "token", "create", "--print-join-command").stdout.split()
     w1, w2 = Root(base / "w1"), Root(base / "w2")
     try:
         ca = ca_hash_like_the_docs(master.file("/etc/kubernetes/pki/ca.crt"))
         join = write(base / "join.yaml", JOIN_V1BETA4.format(
             port=port, token=join_cmd[4], hash=f"sha256:{ca}", name="kube-node-1", ip="10.192.0.3"))
-        w1.run("kubeadm", "join", "--config", join, "--ignore-preflight-errors=all")
+        w1.run("kubeadm", "join", "--config", join, "--ignore-preflight-errors=Swap,SystemVerification")
         w2.run("kubeadm", *join_cmd[1:], "--node-name", "kube-node-2")
         yield dict(master=master, port=port, init=init.stdout, join_cmd=join_cmd, base=base, w1=w1)
     finally:
@@ -332,6 +332,29 @@ def test_init_rejects_configs_kubeadm_would_not_decode(tmp_path, edit, message):
 
 V1BETA3 = INIT_V1BETA4.replace("v1beta4", "v1beta3").replace(
     "  - name: node-ip\n    value: 10.192.0.2", "    node-ip: 10.192.0.2")
+
+
+
+@pytest.mark.parametrize("args, edit", [
+    (["--ignore-preflight-errors=all"], None),
+    (["--ignore-preflight-errors", "Swap,ALL"], None),
+    ([], "  ignorePreflightErrors:\n  - Swap\n  - all\n"),
+])
+def test_init_refuses_ignoring_all_preflight_errors(tmp_path, args, edit):
+    """Named checks only: with `all`, a real kubeadm would hide a port in use or a missing binary."""
+    text = INIT_V1BETA4.format(token=TOKEN, port=free_port())
+    if edit:
+        text = text.replace("  kubeletExtraArgs:\n", edit + "  kubeletExtraArgs:\n")
+    root = Root(tmp_path / "root")
+    res = root.run("kubeadm", "init", "--config", write(tmp_path / "all.yaml", text), *args, check=False)
+    assert res.returncode == 1 and "refuses ignoring all preflight errors" in res.stderr
+    assert not root.file("/etc/kubernetes/admin.conf").exists()
+
+
+def test_join_by_flags_refuses_ignoring_all_preflight_errors(cluster, tmp_path):
+    res = Root(tmp_path / "w").run("kubeadm", *cluster["join_cmd"][1:], "--node-name", "kube-node-9",
+                                   "--ignore-preflight-errors=all", check=False)
+    assert res.returncode == 1 and "refuses ignoring all preflight errors" in res.stderr
 
 
 def test_init_accepts_a_v1beta3_config_with_map_style_extra_args_up_to_1_36(tmp_path):

@@ -1,4 +1,19 @@
-"""The errors the tool reports to users: a message, an optional hint, an exit code."""
+"""The errors the tool reports to users: a message, an optional hint, an exit code.
+
+A message is always one line: control characters of user values (newlines, escape sequences,
+undecodable bytes) are shown escaped, never written raw to the terminal.
+"""
+import unicodedata
+
+
+def one_line(text: str) -> str:
+    """`text` with every control, separator or undecodable character escaped (\\n, \\x1b, \\udcff)."""
+    return "".join(ch if _printable(ch) else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text))
+
+
+def _printable(ch: str) -> bool:
+    return ch == " " or unicodedata.category(ch)[0] not in ("C", "Z")
 
 
 class DindError(Exception):
@@ -7,9 +22,10 @@ class DindError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, hint: str = "") -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = "\n".join(one_line(line) for line in str(hint).splitlines())
 
 
 class ConfigError(DindError):

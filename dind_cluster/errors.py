@@ -36,6 +36,14 @@ class ConfigError(DindError):
         self.variable = variable
 
 
+class ConfigErrors(DindError):
+    """Several settings are wrong at once: the CLI prints one `ERROR: <VARIABLE>: …` line for each."""
+
+    def __init__(self, errors: list) -> None:
+        super().__init__(errors[0].message, errors[0].hint)
+        self.errors = list(errors)
+
+
 class DockerError(DindError):
     """The Docker engine refused or failed an operation."""
 

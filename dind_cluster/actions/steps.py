@@ -6,14 +6,14 @@ import threading
 from concurrent.futures import Future
 from typing import Iterator
 
-from dind_cluster import kubeconfig
+from dind_cluster import checks, kubeconfig
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import helpers64, nodes as backend
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
-from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.errors import DindError
 from dind_cluster.paths import cache_dir
 
 NODE_BOOT_TIMEOUT = 180.0
@@ -130,14 +130,7 @@ def check_values(ctx: ActionContext, waits: bool = True) -> None:
 
 
 def wait_timeout(ctx: ActionContext) -> float:
-    text = ctx.value("DIND_WAIT_TIMEOUT", "300")
-    try:
-        timeout = float(text)
-    except ValueError:
-        timeout = -1.0
-    if not 0 < timeout < float("inf"):
-        raise ConfigError("DIND_WAIT_TIMEOUT", f"'{text}' is not a number of seconds", "use a positive number, e.g. 300")
-    return timeout
+    return checks.wait_timeout(ctx.value("DIND_WAIT_TIMEOUT", "300"), ctx.values)
 
 
 def wait_until_ready(ctx: ActionContext, master) -> None:
@@ -151,9 +144,7 @@ def wanted_port(ctx: ActionContext):
     port = ctx.value("APISERVER_PORT")
     if not port:
         return None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ConfigError("APISERVER_PORT", f"'{port}' is not a port number", "use 1..65535, or leave it empty for a free port")
-    return int(port)
+    return checks.apiserver_port(port, ctx.values)
 
 
 def running_master(ctx: ActionContext) -> bool:

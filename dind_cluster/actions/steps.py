@@ -123,7 +123,9 @@ def publish_kubeconfig(ctx: ActionContext, master) -> None:
 
 
 def check_values(ctx: ActionContext, waits: bool = True) -> None:
-    """Settings read late in a run are checked before anything is created."""
+    """Settings read late in a run are checked before anything is created; so is the kubeconfig
+    the run ends by writing (a broken one must not roll back a finished cluster)."""
+    kubeconfig.check_usable(kubeconfig.kubeconfig_path(ctx.environ))
     wanted_port(ctx)
     if waits:
         wait_timeout(ctx)

@@ -16,7 +16,7 @@ from typing import Annotated, Callable, List, Optional
 import typer
 
 from dind_cluster import settings as settings_mod
-from dind_cluster.errors import DindError
+from dind_cluster.errors import DindError, one_line
 from dind_cluster.ui import Progress, format_error
 
 
@@ -28,7 +28,8 @@ def _boundary(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except DindError as exc:
-            typer.echo(format_error(exc.message, exc.hint), err=True)
+            for error in getattr(exc, "errors", [exc]):  # ConfigErrors: every bad setting
+                typer.echo(format_error(error.message, error.hint), err=True)
             raise typer.Exit(exc.exit_code)
         except (KeyboardInterrupt, typer.Abort):
             typer.echo("Interrupted.", err=True)
@@ -88,9 +89,9 @@ class Session:
         return self.settings.values_map()
 
     def plan(self):
-        from dind_cluster.plan import make_plan
+        from dind_cluster.checks import validated_plan
 
-        plan = make_plan(self.values)
+        plan = validated_plan(self.values)
         for warning in plan.warnings:
             typer.echo(f"WARNING: {warning}", err=True)
         return plan
@@ -142,7 +143,7 @@ def config_cmd(
         return
     session.plan()  # validate, so that a bad value is reported here too
     for name, setting in session.settings.listed():
-        typer.echo(f"{name}={setting.value}  ({setting.source})")
+        typer.echo(f"{name}={one_line(setting.value)}  ({one_line(setting.source)})")
 
 
 # --- dumps that need no cluster -------------------------------------------------------------

@@ -1,4 +1,19 @@
-"""The errors the tool reports to users: a message, an optional hint, an exit code."""
+"""The errors the tool reports to users: a message, an optional hint, an exit code.
+
+A message is always one line: control characters of user values (newlines, escape sequences,
+undecodable bytes) are shown escaped, never written raw to the terminal.
+"""
+import unicodedata
+
+
+def one_line(text: str) -> str:
+    """`text` with every control, separator or undecodable character escaped (\\n, \\x1b, \\udcff)."""
+    return "".join(ch if _printable(ch) else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text))
+
+
+def _printable(ch: str) -> bool:
+    return ch == " " or unicodedata.category(ch)[0] not in ("C", "Z")
 
 
 class DindError(Exception):
@@ -7,9 +22,10 @@ class DindError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, hint: str = "") -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = "\n".join(one_line(line) for line in str(hint).splitlines())
 
 
 class ConfigError(DindError):
@@ -18,6 +34,14 @@ class ConfigError(DindError):
     def __init__(self, variable: str, problem: str, allowed: str, hint: str = "") -> None:
         super().__init__(f"{variable}: {problem}; {allowed}", hint)
         self.variable = variable
+
+
+class ConfigErrors(DindError):
+    """Several settings are wrong at once: the CLI prints one `ERROR: <VARIABLE>: …` line for each."""
+
+    def __init__(self, errors: list) -> None:
+        super().__init__(errors[0].message, errors[0].hint)
+        self.errors = list(errors)
 
 
 class DockerError(DindError):

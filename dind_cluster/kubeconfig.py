@@ -1,13 +1,16 @@
-"""The host kubeconfig: admin.conf renamed to the cluster's context and merged under a file lock.
+"""The host kubeconfig: admin.conf renamed to the cluster's context and merged under kubectl's lock.
 
-Other clusters, contexts and users in the file are kept; the file stays mode 0600.
+Other clusters, contexts and users in the file are kept; the file stays mode 0600. The lock is
+kubectl's own (client-go clientcmd `lockFile`): `<file>.lock` created with O_CREAT|O_EXCL and
+removed after the write, so kubectl and we exclude each other; we wait while another holds it.
+A symlinked kubeconfig (dotfiles) is written through, as kubectl does.
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -16,12 +19,24 @@ import yaml
 from dind_cluster.errors import DindError
 
 
+LOCK_WAIT = 10.0   # seconds to wait for kubectl (or another dind-cluster) to finish its write
+
+
 def kubeconfig_path(environ: Mapping[str, str]) -> Path:
-    """Where kubectl looks: the first entry of $KUBECONFIG, else ~/.kube/config."""
-    first = (environ.get("KUBECONFIG") or "").split(os.pathsep)[0]
-    if first:
-        return Path(first)
+    """The file kubectl writes new entries to: the first existing entry of $KUBECONFIG (empty
+    entries skipped), else its first entry, else ~/.kube/config (client-go GetDefaultFilename)."""
+    entries = [Path(e) for e in (environ.get("KUBECONFIG") or "").split(os.pathsep) if e]
+    existing = [e for e in entries if _exists(e)]
+    if existing or entries:
+        return (existing or entries)[0]
     return Path(environ.get("HOME") or Path.home()) / ".kube" / "config"
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def server_url(host: str, port: int) -> str:
@@ -66,30 +81,75 @@ def without(existing: dict, context: str) -> dict:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """Hold kubectl's lock on `path`: `<path>.lock`, made exclusively, removed on the way out."""
+    lock = Path(f"{path}.lock")
+    deadline = time.monotonic() + LOCK_WAIT
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(f"{path}.lock", "w")
+        while not _take(lock):
+            if time.monotonic() > deadline:
+                raise DindError(f"the kubeconfig {path} stays locked: {lock} exists",
+                                "kubectl or dind-cluster is writing it; if neither runs, remove the lock file")
+            time.sleep(0.05)
     except OSError as exc:
         raise DindError(f"can't write the kubeconfig {path}: {exc.strerror or exc}", _HINT) from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
         yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
+def _take(lock: Path) -> bool:
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        return False
+
+
+_LISTS = ("clusters", "users", "contexts")
 
 
 def _load(path: Path) -> dict:
     """The kubeconfig at `path` ({} when missing); one it can't read is the user's to fix."""
     try:
-        conf = yaml.safe_load(path.read_text()) if path.exists() else {}
+        conf = yaml.safe_load(path.read_bytes().decode("utf-8")) if path.exists() else {}
+    except UnicodeDecodeError:
+        raise DindError(f"can't read the kubeconfig {path}: it is not UTF-8 text", _HINT) from None
     except (OSError, yaml.YAMLError) as exc:
         raise DindError(f"can't read the kubeconfig {path}: {_first_line(exc)}", _HINT) from None
-    if not isinstance(conf, (dict, type(None))):
-        raise DindError(f"the kubeconfig {path} is not a mapping of clusters, users and contexts", _HINT)
+    problem = _shape_problem(conf)
+    if problem:
+        raise DindError(f"the kubeconfig {path} is not a kubeconfig: {problem}", _HINT)
     return conf or {}
 
 
+def _shape_problem(conf) -> str:
+    """What makes `conf` something other than kubectl's Config shape ('' when nothing)."""
+    if conf is None:
+        return ""
+    if not isinstance(conf, dict):
+        return "not a mapping of clusters, users and contexts"
+    for key in _LISTS:
+        items = conf.get(key)
+        if items is not None and not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
+            return f"'{key}' is not a list of named entries"
+    if not isinstance(conf.get("current-context") or "", str):
+        return "'current-context' is not a name"
+    return ""
+
+
+def check_usable(path: Path) -> None:
+    """Before a cluster is made: the kubeconfig we will merge into must be readable and well-formed."""
+    _load(path)
+
+
 def _write(path: Path, conf: dict) -> None:
-    """Replace `path` whole (mode 0600); a failure leaves the old file and no temp file."""
+    """Replace the file whole (mode 0600), through a symlink; a failure leaves the old file and no
+    temp file."""
+    path = Path(os.path.realpath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
@@ -111,7 +171,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def merge_into(path: Path, entry: dict, use_context: bool) -> None:
-    with _locked(path):
+    with locked(path):
         _write(path, merged(_load(path), entry, use_context))
 
 
@@ -119,7 +179,7 @@ def remove_from(path: Path, context: str) -> bool:
     """Remove the context's entries; True if there was anything to remove."""
     if not path.exists():
         return False
-    with _locked(path):
+    with locked(path):
         conf = _load(path)
         if not any(i.get("name") == context for k in ("clusters", "contexts") for i in conf.get(k) or []):
             return False
@@ -131,6 +191,6 @@ def write_standalone(directory: Path, context: str, entry: dict) -> Path:
     """A kubeconfig holding only this cluster, in KUBECTL_DIR."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{context}.kubeconfig"
-    with _locked(path):
+    with locked(path):
         _write(path, entry)
     return path

@@ -11,15 +11,22 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .errors import ConfigError
+from .numbers import parse_int
 
 DEFAULT_DIND_LABEL = "mirantis.kubeadm_dind_cluster_runtime"
 CLUSTER_LABEL = "dind-cluster.io/cluster"
 ROLE_LABEL = "dind-cluster.io/role"
 DEFAULT_CLUSTER_KEY = "default"
+MAX_CLUSTER_ID = 254
 
-# A suffix ends up in container names, which Docker limits to these characters.
-_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A suffix ends up in node names, which kubeadm and the apiserver take as RFC 1123 names.
+_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _RESERVED_LABEL_RE = re.compile(r"^(default|cluster-[0-9]+)$")
+# `<label>-<N>` is what DIND_LABEL=<label> CLUSTER_ID=<N> makes: read it that way.
+_NUMBERED_LABEL_RE = re.compile(r"^(.+)-([1-9][0-9]{0,2})$")
+LONGEST_NODE_PREFIX = "kube-node-254-"
+MAX_NAME = 63                     # a hostname / node name label
+MAX_LABEL = MAX_NAME - len(LONGEST_NODE_PREFIX) - len("-254")
 
 
 @dataclass(frozen=True)
@@ -46,17 +53,18 @@ def legacy_cluster_id(label: str) -> int:
 def parse_cluster_id(text: Optional[str]) -> int:
     if text is None or text.strip() == "":
         return 0
-    text = text.strip()
-    if not text.isdigit() or int(text) > 254:
-        raise ConfigError("CLUSTER_ID", f"'{text}' is not a cluster number",
-                          "use an integer from 0 to 254 (0 is the default cluster)")
-    return int(text)
+    return parse_int("CLUSTER_ID", text, 0, MAX_CLUSTER_ID,
+                     "use an integer from 0 to 254 (0 is the default cluster)", "a cluster number")
 
 
 def check_dind_label(label: str) -> None:
     if not _LABEL_RE.match(label):
-        raise ConfigError("DIND_LABEL", f"'{label}' can't be part of a container name",
-                          "use letters, digits, '_', '.' and '-', starting with a letter or digit")
+        raise ConfigError("DIND_LABEL", f"'{label}' can't be part of a node name (RFC 1123)",
+                          "use lower-case letters, digits, '-' and '.', starting and ending with a letter "
+                          "or digit")
+    if len(label) > MAX_LABEL:
+        raise ConfigError("DIND_LABEL", f"'{label[:20]}…' has {len(label)} characters",
+                          f"use at most {MAX_LABEL}, so that node names stay within {MAX_NAME}")
     if _RESERVED_LABEL_RE.match(label):
         raise ConfigError("DIND_LABEL", f"'{label}' is reserved (it names the default "
                           "or a numbered cluster)", "use CLUSTER_ID for numbered clusters")
@@ -72,6 +80,9 @@ def resolve_identity(label_text: Optional[str], id_text: Optional[str]) -> Ident
         label = f"cluster-{cluster_id}"
         return Identity(label, cluster_id, f"-{label}")
     check_dind_label(label)
+    numbered = _NUMBERED_LABEL_RE.match(label)
+    if cluster_id == 0 and numbered and int(numbered.group(2)) <= MAX_CLUSTER_ID:
+        return resolve_identity(numbered.group(1), numbered.group(2))
     if cluster_id == 0:
         return Identity(label, legacy_cluster_id(label), f"-{label}")
     label = f"{label}-{cluster_id}"

@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from .errors import ConfigError
+from .numbers import is_ascii_number
 
 DUAL = "dual-stack"
 _SPLIT_RE = re.compile(r"[,\s]+")
@@ -98,8 +99,10 @@ def inject_cluster_id(variable: str, text: str, cluster_id: int) -> IPNetwork:
         if net.prefixlen != 24:
             return net
         return make_net((net.first & 0xFFFF0000) | (cluster_id << 8), 4, 24)
+    if not cluster_id:
+        return net
     index = _cluster_hextet_index(text, net)
-    if cluster_id and (index + 1) * 16 > net.prefixlen:
+    if (index + 1) * 16 > net.prefixlen:
         raise ConfigError("CLUSTER_ID", f"{cluster_id} would land in hextet {index + 1} of "
                           f"{text}, outside its /{net.prefixlen}",
                           f"give {variable} a prefix that ends in '::' and keeps a free hextet "
@@ -134,7 +137,7 @@ def nat64_prefix(text: str, cluster_id: int) -> str:
     """NAT64_V4_SUBNET_PREFIX plus the cluster ID on its second octet (reference §3.5)."""
     variable = "NAT64_V4_SUBNET_PREFIX"
     parts = text.strip().split(".")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) <= 255 for p in parts):
+    if len(parts) != 2 or not all(is_ascii_number(p) and int(p) <= 255 for p in parts):
         raise ConfigError(variable, f"'{text}' is not two octets",
                           "give the first two octets of a /16, e.g. 172.18")
     first, second = int(parts[0]), int(parts[1]) + cluster_id

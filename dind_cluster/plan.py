@@ -93,6 +93,8 @@ POD_DEFAULTS = {"ipv4": ("10.244.0.0/16",), "ipv6": ("fd00:40::/72",),
 CALICO_POD_DEFAULT = ("192.168.0.0/16",)
 SERVICE_DEFAULTS = {"ipv4": "10.96.0.0/12", "ipv6": "fd00:30::/110", DUAL: "fd00:30::/110"}
 GATEWAY_HOST, MASTER_HOST = 1, 2
+_NETWORK_VARIABLES = ("MGMT_CIDRS", "DIND_SUBNET", "POD_NETWORK_CIDR", "SERVICE_CIDR", "NAT64_V4_SUBNET_PREFIX",
+                      "DNS64_PREFIX")
 BIND9_HOST, TAYGA_HOST = check.HELPER_HOSTS
 
 
@@ -134,7 +136,8 @@ def make_plan(values: Mapping[str, str]) -> ClusterPlan:
     service = check.service_network(v.get("SERVICE_CIDR", SERVICE_DEFAULTS[mode]), mode)
     extras = _ipv6_extras(v, ident, mgmt[-1]) if mode == "ipv6" else None
     allow_aaaa, warnings = _aaaa_use(v, mode)
-    check.check_overlaps(_named_networks(mgmt_var, mgmt, pods, service, extras))
+    given = {name for name in _NETWORK_VARIABLES if v.get(name)}
+    check.check_overlaps(_named_networks(mgmt_var, mgmt, pods, service, extras), given)
     check.check_management_room(mgmt_var, mgmt, mode)
     check.check_num_nodes(num_nodes, mgmt_var, mgmt, mode)
     nodes = tuple(_node(ident.suffix, k, mgmt, pods) for k in range(num_nodes + 1))

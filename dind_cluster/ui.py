@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Iterator, Optional, TextIO
 
+from dind_cluster.errors import one_line
+
 
 class Progress:
     """Writes one status line per step: `• msg` when it starts, `✓ msg (1.2s)` or `✗ msg` when it ends."""
@@ -45,7 +47,7 @@ class Progress:
 
 def format_error(message: str, hint: str = "") -> str:
     """The one-line error (plus at most one hint line) every known failure prints."""
-    text = f"ERROR: {message}"
-    if hint:
-        text += "\n" + hint.strip()
+    text = f"ERROR: {one_line(message)}"
+    if hint.strip():
+        text += "\n" + "\n".join(one_line(line) for line in hint.strip().splitlines())
     return text

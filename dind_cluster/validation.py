@@ -4,11 +4,12 @@ Each check raises one ConfigError, `VARIABLE: what is wrong; what is allowed`.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Collection, Optional, Sequence
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from .errors import ConfigError
+from .numbers import is_ascii_number, parse_int
 from .network import DUAL, MAX_NODE_ID, host, parse_cidr
 
 IP_MODES = ("ipv4", "ipv6", DUAL)
@@ -32,10 +33,9 @@ def choice(variable: str, text: Optional[str], choices: Sequence[str], default: 
 def parse_num_nodes(text: Optional[str]) -> int:
     if not text:
         return 2
-    if not text.isdigit():
-        raise ConfigError("NUM_NODES", f"'{text}' is not a number of workers",
-                          "use an integer of 0 or more (0: master only)")
-    return int(text)
+    # The upper bound depends on the networks: check_num_nodes says how many fit.
+    return parse_int("NUM_NODES", text, 0, 10 ** 9, "use an integer of 0 or more (0: master only)",
+                     "a number of workers")
 
 
 def parse_bool(variable: str, text: Optional[str], default: bool) -> bool:
@@ -90,7 +90,7 @@ def dns64_network(prefix: str, size: str) -> IPNetwork:
     except (AddrFormatError, ValueError):
         raise ConfigError("DNS64_PREFIX", f"'{prefix}' is not an IPv6 address",
                           "give a prefix such as fd00:10:64:ff9b::") from None
-    if not size.isdigit() or int(size) not in DNS64_PREFIX_SIZES:
+    if not is_ascii_number(size.strip()) or int(size) not in DNS64_PREFIX_SIZES:
         raise ConfigError("DNS64_PREFIX_SIZE", f"'{size}' is not a NAT64 prefix length",
                           f"use one of {', '.join(map(str, DNS64_PREFIX_SIZES))}")
     net = IPNetwork(f"{addr}/{size}")
@@ -126,8 +126,19 @@ def _top_host(net: IPNetwork, mode: str) -> int:
     return net.size - 1
 
 
+# Networks the kernel won't put on a bridge as a gateway, or that mean something else.
+RESERVED_NETWORKS = tuple(IPNetwork(n) for n in (
+    "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3",      # this, loopback, link-local, multicast+
+    "::/127", "fe80::/10", "ff00::/8"))                                  # unspecified+loopback, link-local, multicast
+
+
 def check_management_room(variable: str, mgmt: Sequence[IPNetwork], mode: str) -> None:
     for net in mgmt:
+        reserved = next((r for r in RESERVED_NETWORKS if r.version == net.version
+                         and r.first <= net.last and net.first <= r.last), None)
+        if reserved is not None:
+            raise ConfigError(variable, f"{net} overlaps the reserved {reserved}",
+                              "use a private unicast network, e.g. 10.192.0.0/24 or fd00:20::/64")
         if _top_host(net, mode) < 2:
             raise ConfigError(variable, f"{net} has no room for a gateway and a master",
                               "use a network of at least 4 addresses (e.g. a /24)")
@@ -147,12 +158,15 @@ def check_num_nodes(num_nodes: int, variable: str, mgmt: Sequence[IPNetwork],
                           f"node ids up to {MAX_NODE_ID})")
 
 
-def check_overlaps(named: Sequence[tuple[str, IPNetwork]]) -> None:
-    """No two of the cluster's networks may share an address."""
+def check_overlaps(named: Sequence[tuple[str, IPNetwork]], given: Collection[str] = ()) -> None:
+    """No two of the cluster's networks may share an address. The error names the variable the
+    user set (the later one when both or neither were set): a default is not the user's mistake."""
     for i, (var_a, net_a) in enumerate(named):
         for var_b, net_b in named[i + 1:]:
             if net_a.version == net_b.version and (net_a.first <= net_b.last
                                                    and net_b.first <= net_a.last):
+                if var_a in given and var_b not in given:
+                    var_a, net_a, var_b, net_b = var_b, net_b, var_a, net_a
                 raise ConfigError(var_b, f"{net_b} overlaps {var_a} {net_a}",
                                   f"choose a {var_b} apart from {var_a}")
 

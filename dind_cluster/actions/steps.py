@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import Future
 from typing import Iterator
 
-from dind_cluster import host_kubectl, kubeconfig
+from dind_cluster import checks, host_kubectl, kubeconfig
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import helpers64, nodes as backend
@@ -137,21 +137,16 @@ def publish_kubeconfig(ctx: ActionContext, master) -> None:
 
 
 def check_values(ctx: ActionContext, waits: bool = True) -> None:
-    """Settings read late in a run are checked before anything is created."""
+    """Settings read late in a run are checked before anything is created; so is the kubeconfig
+    the run ends by writing (a broken one must not roll back a finished cluster)."""
+    kubeconfig.check_usable(kubeconfig.kubeconfig_path(ctx.environ))
     wanted_port(ctx)
     if waits:
         wait_timeout(ctx)
 
 
 def wait_timeout(ctx: ActionContext) -> float:
-    text = ctx.value("DIND_WAIT_TIMEOUT", "300")
-    try:
-        timeout = float(text)
-    except ValueError:
-        timeout = -1.0
-    if not 0 < timeout < float("inf"):
-        raise ConfigError("DIND_WAIT_TIMEOUT", f"'{text}' is not a number of seconds", "use a positive number, e.g. 300")
-    return timeout
+    return checks.wait_timeout(ctx.value("DIND_WAIT_TIMEOUT", "300"), ctx.values)
 
 
 def wait_until_ready(ctx: ActionContext, master) -> None:
@@ -176,9 +171,7 @@ def wanted_port(ctx: ActionContext):
     port = ctx.value("APISERVER_PORT")
     if not port:
         return None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ConfigError("APISERVER_PORT", f"'{port}' is not a port number", "use 1..65535, or leave it empty for a free port")
-    return int(port)
+    return checks.apiserver_port(port, ctx.values)
 
 
 def running_master(ctx: ActionContext) -> bool:

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional
 
+from dind_cluster.checks import k8s_bin_dir
 from dind_cluster.download import open_url
-from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.errors import DindError
 from dind_cluster.images import (K8S_BINARIES, OFFLINE_HINT, RELEASE_BASE, binary_url,
                                  checksum_url, parse_sha256)
 from dind_cluster.paths import cache_dir
@@ -26,15 +27,7 @@ def sha256_file(path: Path) -> str:
 
 def binaries_from_dir(bin_dir: str) -> Dict[str, Path]:
     """kubeadm, kubelet and kubectl from a user's directory; all three must be there."""
-    root = Path(bin_dir).expanduser()
-    if not root.is_dir():
-        raise ConfigError("DIND_K8S_BIN_DIR", f"{bin_dir} is not a directory",
-                          "expected a directory with kubeadm, kubelet and kubectl")
-    missing = [name for name in K8S_BINARIES if not (root / name).is_file()]
-    if missing:
-        raise ConfigError("DIND_K8S_BIN_DIR", f"{bin_dir} has no {', '.join(missing)}",
-                          "expected a directory with kubeadm, kubelet and kubectl")
-    return {name: root / name for name in K8S_BINARIES}
+    return k8s_bin_dir(bin_dir, {})
 
 
 def download_binaries(version: str, arch: str, environ: Mapping[str, str],

@@ -281,11 +281,14 @@ ERRORS = [
     ({**V6, "DIND_ALLOW_AAAA_USE": "1", "GCE_HOSTED": "true"}, "GCE_HOSTED",
      "GCE does not support IPv6"),
     ({**DUAL, "GCE_HOSTED": "true"}, "GCE_HOSTED", "GCE does not support IPv6"),
-    ({"POD_NETWORK_CIDR": "10.96.0.0/16"}, "SERVICE_CIDR",
-     "10.96.0.0/12 overlaps POD_NETWORK_CIDR 10.96.0.0/16"),
-    ({"MGMT_CIDRS": "10.244.7.0/24"}, "POD_NETWORK_CIDR", "overlaps MGMT_CIDRS 10.244.0.0/24"),
+    # an overlap names the variable the user set, not the default it collides with
+    ({"POD_NETWORK_CIDR": "10.96.0.0/16"}, "POD_NETWORK_CIDR",
+     "10.96.0.0/16 overlaps SERVICE_CIDR 10.96.0.0/12"),
+    ({"MGMT_CIDRS": "10.244.7.0/24"}, "MGMT_CIDRS", "10.244.0.0/24 overlaps POD_NETWORK_CIDR"),
     ({"DIND_SUBNET": "10.100.0.0", "DIND_SUBNET_SIZE": "24", "CLUSTER_ID": "7"},  # ex 5
-     "SERVICE_CIDR", "10.96.0.0/12 overlaps DIND_SUBNET 10.100.7.0/24"),
+     "DIND_SUBNET", "10.100.7.0/24 overlaps SERVICE_CIDR 10.96.0.0/12"),
+    ({"SERVICE_CIDR": "10.244.0.0/16", "POD_NETWORK_CIDR": "10.244.0.0/16"}, "SERVICE_CIDR",
+     "overlaps POD_NETWORK_CIDR"),
     ({**V6, "DNS64_PREFIX": "fd00:40::", "DNS64_PREFIX_SIZE": "64"}, "DNS64_PREFIX",
      "overlaps POD_NETWORK_CIDR"),
 ]

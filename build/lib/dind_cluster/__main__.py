@@ -1,0 +1,3 @@
+from dind_cluster.cli import main
+
+main()

@@ -1,0 +1,166 @@
+"""`up` and the other lifecycle commands, as lists of small steps sharing one ActionContext."""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from dind_cluster.actions import hostconfig, kube
+from dind_cluster.actions.context import ActionContext
+from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
+                                        ipv6_node_setup, network_and_helpers, node_image, node_run_mode,
+                                        publish_kubeconfig, running_master, start_nodes, undone_on_failure,
+                                        wait_until_ready, wanted_port)
+from dind_cluster.backend import helpers64, nodes as backend, snapshots
+from dind_cluster.backend.containers import wait_for_nodes
+from dind_cluster.errors import DindError, DockerError
+
+
+def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -> None:
+    """Restore the snapshot when there is one, otherwise bring up a new cluster."""
+    if running_master(ctx):
+        ctx.progress.line(f"Cluster {ctx.plan.context} is already up; use 'down' or 'clean' first to recreate it.")
+        return
+    if not skip_preflight:
+        preflight(ctx)
+    if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, ctx.plan):
+        restore(ctx, retain=retain)
+    else:
+        fresh_up(ctx, retain=retain)
+    print_cluster_info(ctx)
+
+
+def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = (), finish: bool = True) -> None:
+    """Every step of a new cluster; a failure removes what this run created unless `retain`.
+
+    `finish=False` (the `init` command) stops after the master's pod network: no wait, no snapshot.
+    """
+    check_values(ctx, finish)
+    image = node_image(ctx)
+    run_mode = node_run_mode(ctx, image)
+    forget_old_state(ctx)
+    with undone_on_failure(ctx, retain) as created:
+        containers = start_nodes(ctx, image, run_mode, created)
+        master, workers = containers[0], containers[1:]
+        booted(ctx, [master])
+        workers_booting = in_background(booted, ctx, workers)  # while the master runs kubeadm init
+        with ctx.progress.step(f"Running kubeadm init on {master.name}"):
+            version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args)
+        publish_kubeconfig(ctx, master)
+        if workers:
+            with ctx.progress.step(f"Joining {len(workers)} node(s)"):
+                workers_booting.result()
+                kube.join_nodes(ctx, master, workers, version)
+        with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
+            kube.setup_pod_network(ctx, containers)
+        if finish:
+            wait_until_ready(ctx, master)
+            if not ctx.flag("SKIP_SNAPSHOT"):
+                snapshot(ctx)
+
+
+def restore(ctx: ActionContext, retain: bool = False) -> None:
+    """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
+    check_values(ctx)
+    run_mode = node_run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
+    with undone_on_failure(ctx, retain) as created:
+        network_and_helpers(ctx, created)
+        with ctx.progress.step("Restoring node containers from the snapshot"):
+            containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
+                                                 apiserver_port=wanted_port(ctx))
+            wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+        ipv6_node_setup(ctx, containers)
+        publish_kubeconfig(ctx, containers[0])
+        if ctx.plan.cni_plugin in kube.LOCAL_CNI:  # routes live in the nodes' network namespaces
+            with ctx.progress.step("Restoring static routes between the nodes"):
+                kube.add_static_routes(ctx, containers)
+        wait_until_ready(ctx, containers[0])
+
+
+def down(ctx: ActionContext) -> None:
+    """Snapshot the running nodes (so the next `up` comes back with today's state), then remove them."""
+    if not ctx.flag("SKIP_SNAPSHOT") and running_master(ctx):
+        try:
+            snapshot(ctx)
+        except DockerError as exc:  # e.g. a node is missing: keep the previous snapshot, still go down
+            ctx.progress.line(f"WARNING: no new snapshot: {exc.message}")
+    with ctx.progress.step(f"Removing the node containers of {ctx.plan.context} (volumes and snapshot kept)"):
+        backend.remove_nodes(ctx.client, ctx.plan.cluster_key)
+    _drop_aaaa_rules(ctx)
+
+
+def _drop_aaaa_rules(ctx: ActionContext) -> None:
+    """Take back the host's IPv6 NAT rules of `up`, with an image already here (never build one)."""
+    if not (ctx.plan.allow_aaaa_use and ctx.plan.cni_plugin in kube.LOCAL_CNI):
+        return
+    from dind_cluster.backend.images import any_node_image
+
+    snapshots_here = backend.list_cluster(ctx.client, ctx.plan.cluster_key).images
+    image = snapshots_here[0].id if snapshots_here else any_node_image(ctx.client)
+    if image is None:
+        ctx.progress.line("WARNING: no node image here to remove the host's IPv6 NAT rules with; "
+                          "they stay (see `ip6tables -t nat -S`)")
+        return
+    helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, image, add=False, progress=ctx.progress.line)
+
+
+def preflight(ctx: ActionContext) -> None:
+    """Problems that would make `up` fail later, each with its fix; `--skip-preflight` bypasses."""
+    from dind_cluster.backend.facts import preflight_problems
+
+    with ctx.progress.step("Checking the host and the engine (preflight)"):
+        problems = preflight_problems(ctx)
+        if problems:
+            raise DindError(f"preflight: {problems[0].message}",
+                            "\n".join([problems[0].fix] + [f"also: {p}" for p in problems[1:]]
+                                      + ["(up --skip-preflight skips these checks)"]))
+
+
+def clean(ctx: ActionContext, everything: bool = False) -> None:
+    """Remove every Docker object with this cluster's label (or any cluster's), and the kubeconfig entry."""
+    key = None if everything else ctx.plan.cluster_key
+    if not everything:
+        _drop_aaaa_rules(ctx)
+    with ctx.progress.step("Removing " + ("every dind-cluster cluster" if everything else f"cluster {ctx.plan.context}")):
+        backend.clean(ctx.client, key)
+    if not everything and hostconfig.forget_kubeconfig(ctx):
+        ctx.progress.line(f"Removed context {ctx.plan.context} from the kubeconfig")
+
+
+def snapshot(ctx: ActionContext) -> None:
+    with ctx.progress.step("Taking a snapshot of the cluster"):
+        snapshots.snapshot_nodes(ctx.client, ctx.plan)
+
+
+def pause(ctx: ActionContext) -> None:
+    with ctx.progress.step("Pausing the cluster"):
+        backend.pause(ctx.client, ctx.plan.cluster_key)
+
+
+def unpause(ctx: ActionContext) -> None:
+    with ctx.progress.step("Unpausing the cluster"):
+        backend.unpause(ctx.client, ctx.plan.cluster_key)
+
+
+def apiserver_port(ctx: ActionContext) -> int:
+    """APISERVER_PORT when set, else the master's published port, else 0 (as the original)."""
+    return wanted_port(ctx) or backend.master_port(ctx.client, ctx.plan) or 0
+
+
+def print_cluster_info(ctx: ActionContext) -> None:
+    plan = ctx.plan
+    mgmt = [s for s in plan.network.subnets if s != plan.nat64_v4_subnet]
+    print(f"Network Mode: {plan.ip_mode}\nCluster context: {plan.context}\nCluster ID: {plan.cluster_id}\n"
+          f"Management CIDR(s): {' '.join(mgmt)}\nService CIDR/mode: {plan.service_cidr}/{plan.service_net_mode}\n"
+          f"Pod CIDR(s): {' '.join(plan.pod_network_cidrs)}", file=sys.stdout, flush=True)
+
+
+def copy_image(ctx: ActionContext, images: Sequence[str]) -> None:
+    from dind_cluster.backend.transfer import copy_image as copy
+
+    def report(node: str, ref: str, imported: bool) -> None:
+        ctx.progress.line(f"  {node}: {ref} " + ("loaded" if imported else "already there"))
+
+    with ctx.progress.step(f"Copying {', '.join(images)} into the nodes"):
+        copy(ctx.client, ctx.plan, images, progress=report)
+
+

@@ -1,0 +1,33 @@
+"""What every action shares: the plan, the settings values, the caller's environment, output."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from dind_cluster.plan import ClusterPlan
+from dind_cluster.ui import Progress
+
+
+@dataclass
+class ActionContext:
+    plan: ClusterPlan
+    values: Mapping[str, str]          # resolved settings (name -> value)
+    environ: Mapping[str, str]         # the caller's environment (DOCKER_HOST, HOME, KUBECONFIG …)
+    progress: Progress
+    _client: Optional[object] = field(default=None, repr=False)
+
+    @property
+    def client(self):
+        """The Docker client, created on first use (so pure commands never import docker)."""
+        if self._client is None:
+            from dind_cluster.backend.client import docker_client
+
+            self._client = docker_client(self.environ)
+        return self._client
+
+    def value(self, name: str, default: str = "") -> str:
+        return self.values.get(name) or default
+
+    def flag(self, name: str) -> bool:
+        """A variable that is on when set to anything but empty/false/0 (the original tests -n)."""
+        return (self.values.get(name) or "").lower() not in ("", "false", "0", "no")

@@ -1,0 +1,175 @@
+"""Kubernetes on the nodes: kubeadm init and join, the pod network, waiting until Ready.
+
+Configuration is rendered on the host (pure modules) and put into nodes as files; kubeadm and
+kubectl run inside the nodes, so the host needs no Kubernetes binaries for `up`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Sequence
+
+from dind_cluster import cni, kubeadm
+from dind_cluster.actions.context import ActionContext
+from dind_cluster.backend.containers import exec_in, put_files
+from dind_cluster.errors import DindError, Timeout
+from dind_cluster.parallel import run_all
+
+KUBEADM_CONFIG = "/etc/kubeadm/kubeadm.yaml"
+JOIN_CONFIG = "/etc/kubeadm/join.yaml"
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+LOCAL_CNI = cni.CONFLIST_PLUGINS  # plugins configured per node here, not by a manifest
+
+
+def kubectl(master, *args: str, check: bool = True) -> tuple:
+    return exec_in(master, ["kubectl", f"--kubeconfig={ADMIN_CONF}", *args], check=check)
+
+
+def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
+    """exec_in, shown with -v: the commands `up` runs in nodes are part of what it explains."""
+    ctx.progress.detail(f"{container.name}$ {' '.join(argv)}")
+    return exec_in(container, list(argv))
+
+
+def kubeadm_version(master) -> str:
+    """The version of kubeadm in the node image decides the config API (v1beta3 / v1beta4)."""
+    _, out = exec_in(master, ["kubeadm", "version", "-o", "short"])
+    return out.strip().splitlines()[-1]
+
+
+def init_master(ctx: ActionContext, master, cgroup_v1: bool, extra_args: Sequence[str] = ()) -> str:
+    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version."""
+    version = kubeadm_version(master)
+    config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1)
+    ctx.progress.detail(config)
+    put_files(master, {KUBEADM_CONFIG: config}, mode=0o600)
+    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", "--ignore-preflight-errors=all",
+                      *extra_args])
+    return version
+
+
+def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
+               extra_args: Sequence[str] = ()) -> None:
+    """Join workers in parallel with a fresh bootstrap token."""
+    if not workers:
+        return
+    _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
+    endpoint, token, hashes = kubeadm.parse_join_command(out)
+    by_name = {node.name: node for node in ctx.plan.nodes}
+
+    def join(container) -> None:
+        config = kubeadm.render_join_config(ctx.plan, by_name[container.name], k8s_version=version,
+                                            api_endpoint=endpoint, token=token, ca_cert_hashes=hashes)
+        ctx.progress.detail(config)
+        put_files(container, {JOIN_CONFIG: config}, mode=0o600)
+        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", "--ignore-preflight-errors=all",
+                             *extra_args])
+
+    run_all(join, workers)
+
+
+def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:
+    """bridge/ptp: per-node CNI config and static routes; other plugins: their manifest."""
+    plugin = ctx.plan.cni_plugin
+    if plugin in LOCAL_CNI:
+        write_cni_configs(ctx, containers)
+        add_static_routes(ctx, containers)
+        return
+    url = cni.cni_manifest_url(plugin, ctx.values)
+    code, out = kubectl(containers[0], "apply", "-f", url, check=False)
+    if code != 0:
+        variable = cni.manifest_variable(plugin)
+        raise DindError(f"{variable}: couldn't apply the {plugin} manifest {url}",
+                        f"set {variable} to a reachable URL or file; kubectl said: {out.strip()[-300:]}")
+
+
+def write_cni_configs(ctx: ActionContext, containers: Sequence) -> None:
+    by_name = {node.name: node for node in ctx.plan.nodes}
+    for container in containers:
+        put_files(container, {cni.CONFLIST_PATH: cni.render_cni_conflist(ctx.plan, by_name[container.name])})
+
+
+def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
+    """Every node reaches every other node's pod subnets through that node's management address."""
+    commands = cni.static_route_commands(ctx.plan)
+
+    def add(container) -> None:
+        for argv in commands.get(container.name, ()):
+            run(ctx, container, argv)
+
+    run_all(add, containers)
+
+
+def wait_until_ready(ctx: ActionContext, master, timeout: float, interval: float = 2.0) -> None:
+    """Every planned node Ready and every kube-system pod running; on timeout name what isn't."""
+    deadline = time.monotonic() + timeout
+    expected = [node.name for node in ctx.plan.nodes]
+    while True:
+        problems = _not_ready(master, expected)
+        if not problems:
+            return
+        if time.monotonic() > deadline:
+            raise Timeout(f"cluster {ctx.plan.context} not ready after {timeout:.0f}s: {problems[0]}",
+                          _events_tail(master))
+        time.sleep(interval)
+
+
+def _not_ready(master, expected: Sequence[str]) -> list:
+    node_list, said = _kubectl_json(master, "get", "nodes")
+    if node_list is None:
+        return [f"the apiserver doesn't answer: {said}"]
+    problems = nodes_not_ready(node_list, expected)
+    pod_list, said = _kubectl_json(master, "get", "pods", "-n", "kube-system")
+    if pod_list is None:
+        return problems + [f"can't list kube-system pods: {said}"]
+    return problems + pods_not_ready(pod_list)
+
+
+def _kubectl_json(master, *args: str) -> tuple:
+    """(parsed `-o json` output, "") or (None, the tail of what kubectl said instead)."""
+    code, out = kubectl(master, *args, "-o", "json", check=False)
+    if code == 0:
+        try:  # stderr is merged: skip warning lines printed before the JSON
+            return json.loads(out[max(out.find("{"), 0):]), ""
+        except ValueError:
+            pass
+    return None, out.strip()[-200:]
+
+
+def nodes_not_ready(node_list: dict, expected: Sequence[str]) -> list:
+    """Pure: a line for each expected node that is missing or not Ready."""
+    ready = {}
+    for item in node_list.get("items", []):
+        conditions = {c.get("type"): c for c in item.get("status", {}).get("conditions", [])}
+        ready[item["metadata"]["name"]] = conditions.get("Ready", {})
+    problems = []
+    for name in expected:
+        if name not in ready:
+            problems.append(f"node {name} has not registered")
+        elif ready[name].get("status") != "True":
+            problems.append(f"node {name} is not Ready: {ready[name].get('message', 'no Ready condition')}")
+    return problems
+
+
+def pods_not_ready(pod_list: dict) -> list:
+    """Pure: a line for each pod that is neither Succeeded nor Running with all containers ready."""
+    problems = []
+    for pod in pod_list.get("items", []):
+        name = pod["metadata"]["name"]
+        status = pod.get("status", {})
+        phase = status.get("phase", "Unknown")
+        if phase == "Succeeded":
+            continue
+        waiting = [c for c in status.get("containerStatuses", []) if not c.get("ready")]
+        if phase != "Running" or waiting:
+            reason = next((c.get("state", {}).get("waiting", {}).get("reason") for c in waiting), None)
+            state = phase if phase != "Running" else "Running but not ready"
+            problems.append(f"pod kube-system/{name} is {state}" + (f" ({reason})" if reason else ""))
+    return problems
+
+
+def _events_tail(master, count: int = 10) -> str:
+    code, out = kubectl(master, "get", "events", "-n", "kube-system", "--sort-by=.lastTimestamp", check=False)
+    lines = out.strip().splitlines()
+    return "\n".join(lines[-count:]) if code == 0 else ""
+

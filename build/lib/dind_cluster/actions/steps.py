@@ -1,0 +1,163 @@
+"""The steps `up`, `restore`, `init` and `join` are made of: each small, each behind a progress line."""
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import Future
+from typing import Iterator
+
+from dind_cluster import kubeconfig
+from dind_cluster.actions import hostconfig, kube
+from dind_cluster.actions.context import ActionContext
+from dind_cluster.backend import helpers64, nodes as backend
+from dind_cluster.backend.containers import exec_in, wait_for_nodes
+from dind_cluster.backend.network import ensure_network
+from dind_cluster.backend.runmode import detect_run_mode
+from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.paths import cache_dir
+
+NODE_BOOT_TIMEOUT = 180.0
+
+
+def node_image(ctx: ActionContext) -> str:
+    if ctx.value("DIND_IMAGE"):
+        return ctx.value("DIND_IMAGE")
+    from dind_cluster.backend.images import ensure_node_image
+
+    with ctx.progress.step("Making sure the node image is built"):
+        return ensure_node_image(ctx.values, ctx.environ, progress=ctx.progress.detail)
+
+
+def node_run_mode(ctx: ActionContext, image: str):
+    run_mode = detect_run_mode(ctx.client, image, cache_dir=cache_dir(ctx.environ))
+    if not run_mode.privileged:
+        ctx.progress.detail(f"--privileged isn't available here; nodes run without {', '.join(run_mode.cap_drop)}")
+    return run_mode
+
+
+def forget_old_state(ctx: ActionContext) -> None:
+    """A new cluster starts from empty volumes: drop old node containers, volumes and snapshots."""
+    objs = backend.list_cluster(ctx.client, ctx.plan.cluster_key)
+    if objs.containers or objs.volumes or objs.images:
+        with ctx.progress.step("Removing the previous state of this cluster"):
+            backend.clean(ctx.client, ctx.plan.cluster_key)
+
+
+def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
+    """Create and start every node container at once; `booted` waits for them."""
+    network_and_helpers(ctx, created)
+    with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
+        return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
+                                    apiserver_port=wanted_port(ctx))
+
+
+def booted(ctx: ActionContext, containers: list) -> None:
+    """Wait until systemd and containerd run in these nodes, then finish their network set-up."""
+    if containers:
+        with ctx.progress.step(f"Waiting for {', '.join(c.name for c in containers)} to boot"):
+            wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+        ipv6_node_setup(ctx, containers)
+
+
+@contextlib.contextmanager
+def undone_on_failure(ctx: ActionContext, retain: bool) -> Iterator[backend.Created]:
+    """Records what a run creates; a failure (Ctrl-C included) removes it unless `retain`."""
+    created = backend.Created()
+    try:
+        yield created
+    except BaseException:
+        if not retain:
+            with ctx.progress.step("Removing what this run created (--retain keeps it)"):
+                created.rollback()
+        raise
+
+
+def in_background(func, *args) -> Future:
+    """Run func in a daemon thread: a failed `up` doesn't wait for it before cleaning up."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(func(*args))
+        except BaseException as exc:  # handed to whoever calls result()
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+def network_and_helpers(ctx: ActionContext, created) -> None:
+    """The cluster network, and in IPv6 mode its DNS64 and NAT64 helpers (kept by `down`)."""
+    with ctx.progress.step(f"Creating network {ctx.plan.network.name}"):
+        ensure_network(ctx.client, ctx.plan, created)
+    if ctx.plan.ip_mode == "ipv6":
+        with ctx.progress.step(f"Starting DNS64 ({ctx.plan.dns64.name}) and NAT64 ({ctx.plan.nat64.name})"):
+            helpers64.ensure_helpers(ctx.client, ctx.plan, {**ctx.environ, **ctx.values}, created=created,
+                                     progress=ctx.progress.line)
+    if ctx.plan.allow_aaaa_use and ctx.plan.cni_plugin in kube.LOCAL_CNI:
+        helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, node_image(ctx), add=True,
+                                 progress=ctx.progress.line)
+
+
+def ipv6_node_setup(ctx: ActionContext, containers: list) -> None:
+    """IPv6-only nodes resolve through the DNS64 helper and reach the DNS64 prefix through NAT64."""
+    if ctx.plan.ip_mode != "ipv6":
+        return
+    resolv = f"nameserver {ctx.plan.dns_server}\noptions ndots:1\n".encode()
+    for container in containers:
+        # Docker bind-mounts /etc/resolv.conf: it can be rewritten in place, not replaced by a tar.
+        exec_in(container, ["tee", "/etc/resolv.conf"], stdin=resolv)
+        exec_in(container, ["ip", "-6", "route", "replace", ctx.plan.dns64_prefix_cidr,
+                            "via", ctx.plan.local_nat64_server])
+
+
+def publish_kubeconfig(ctx: ActionContext, master) -> None:
+    master.reload()
+    port = backend.master_port(ctx.client, ctx.plan)
+    if not port:
+        raise DindError(f"{master.name} publishes no apiserver port", "run 'dind-cluster down' and 'up' again")
+    with ctx.progress.step(f"Setting kubectl context {ctx.plan.context} "
+                           f"({kubeconfig.server_url(ctx.plan.apiserver_host, port)})"):
+        hostconfig.export_kubeconfig(ctx, master, port)
+    hostconfig.run_port_forwarder(ctx, port)
+
+
+def check_values(ctx: ActionContext, waits: bool = True) -> None:
+    """Settings read late in a run are checked before anything is created."""
+    wanted_port(ctx)
+    if waits:
+        wait_timeout(ctx)
+
+
+def wait_timeout(ctx: ActionContext) -> float:
+    text = ctx.value("DIND_WAIT_TIMEOUT", "300")
+    try:
+        timeout = float(text)
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout < float("inf"):
+        raise ConfigError("DIND_WAIT_TIMEOUT", f"'{text}' is not a number of seconds", "use a positive number, e.g. 300")
+    return timeout
+
+
+def wait_until_ready(ctx: ActionContext, master) -> None:
+    timeout = wait_timeout(ctx)
+    with ctx.progress.step("Waiting for the nodes and kube-system pods to be Ready"):
+        kube.wait_until_ready(ctx, master, timeout)
+
+
+def wanted_port(ctx: ActionContext):
+    """APISERVER_PORT, or None for a free random port."""
+    port = ctx.value("APISERVER_PORT")
+    if not port:
+        return None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError("APISERVER_PORT", f"'{port}' is not a port number", "use 1..65535, or leave it empty for a free port")
+    return int(port)
+
+
+def running_master(ctx: ActionContext) -> bool:
+    found = [c for c in backend.node_containers(ctx.client, ctx.plan.cluster_key) if c.name == ctx.plan.master.name]
+    return bool(found) and found[0].status in ("running", "paused")
+
+

@@ -1,0 +1,1 @@
+"""The Docker edge: the only package that imports the docker SDK."""

@@ -1,0 +1,169 @@
+"""Working inside node containers: files in (put_archive), commands (exec), readiness."""
+from __future__ import annotations
+
+import io
+import socket
+import tarfile
+import threading
+import time
+from typing import Callable, Iterable, Mapping, Optional, Union
+
+import docker.errors
+from docker.utils.socket import frames_iter
+
+from dind_cluster.backend.client import docker_errors
+from dind_cluster.errors import CommandFailed, DockerError, Timeout
+from dind_cluster.parallel import run_all
+
+Content = Union[bytes, str]
+Stdin = Union[bytes, Iterable[bytes], None]
+
+
+def tar_of(files: Mapping[str, Content], mode: int = 0o644, mtime: Optional[float] = None) -> bytes:
+    """Pure: an in-memory tar of absolute paths (extracted at /), with parent directories."""
+    buf = io.BytesIO()
+    stamp = int(time.time() if mtime is None else mtime)
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dirs: set = set()
+        for path, content in files.items():
+            if not path.startswith("/"):
+                raise ValueError(f"put_files needs absolute paths, got {path!r}")
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts)):
+                parent = "/".join(parts[:i])
+                if parent not in dirs:
+                    dirs.add(parent)
+                    info = tarfile.TarInfo(parent)
+                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, stamp
+                    tar.addfile(info)
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo("/".join(parts))
+            info.size, info.mode, info.mtime = len(data), mode, stamp
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def put_files(container, files: Mapping[str, Content], mode: int = 0o644) -> None:
+    """Write files into a container, created or running, without any shell quoting."""
+    with docker_errors(f"writing {', '.join(files)} into {container.name}"):
+        if not container.put_archive("/", tar_of(files, mode)):
+            raise DockerError(f"writing files into {container.name} was refused")
+
+
+def exec_in(container, argv: list, *, stdin: Stdin = None,
+            environment: Optional[Mapping[str, str]] = None, check: bool = True) -> tuple:
+    """Run argv in a container; returns (exit code, output with stderr merged)."""
+    argv = [str(a) for a in argv]
+    env = dict(environment or {})
+    with docker_errors(f"running '{' '.join(argv)}' in {container.name}"):
+        if stdin is None:
+            code, out = container.exec_run(argv, environment=env)
+        else:
+            code, out = _exec_with_stdin(container, argv, env, stdin)
+    text = out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
+    if check and code != 0:
+        raise CommandFailed(container.name, argv, code, text)
+    return code, text
+
+
+def _exec_with_stdin(container, argv: list, env: dict, stdin: Stdin) -> tuple:
+    """exec with a hijacked socket: a thread writes stdin then half-closes, we read output."""
+    api = container.client.api
+    exec_id = api.exec_create(container.id, argv, stdin=True, stdout=True, stderr=True,
+                              environment=env)["Id"]
+    sock = api.exec_start(exec_id, socket=True)
+    raw = getattr(sock, "_sock", sock)
+    chunks = [stdin] if isinstance(stdin, bytes) else stdin
+    failed: list = []
+    writer = threading.Thread(target=_feed, args=(raw, chunks, failed), daemon=True)
+    writer.start()
+    try:
+        out = b"".join(data for _, data in frames_iter(sock, tty=False))
+    finally:
+        writer.join()
+        sock.close()
+        raw.close()
+    code = api.exec_inspect(exec_id)["ExitCode"]
+    if failed and (code == 0 or not isinstance(failed[0], OSError)):
+        raise DockerError(f"feeding stdin to '{' '.join(argv)}' in {container.name}: {failed[0]}")
+    return code, out
+
+
+def _feed(raw, chunks: Iterable[bytes], failed: list) -> None:
+    try:
+        for chunk in chunks:
+            raw.sendall(chunk)
+    except Exception as exc:  # noqa: BLE001 - the source or the socket broke; reported below
+        failed.append(exc)
+    finally:
+        try:
+            raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def run_once(client, image: str, doing: str, **options) -> bytes:
+    """Run a short-lived container to completion and return its output; it is removed with its
+    anonymous volumes whatever happens (the SDK's run(remove=True) keeps those: a snapshot image
+    declares VOLUME /var). A non-zero exit is a DockerError carrying the output."""
+    with docker_errors(doing):
+        container = client.containers.create(image, **options)
+        try:
+            container.start()
+            code = container.wait().get("StatusCode", 1)
+            output = container.logs(stdout=True, stderr=True)
+        finally:
+            container.remove(force=True, v=True)
+    if code != 0:
+        raise DockerError(f"{doing} failed (exit {code})", output.decode(errors="replace")[-1000:])
+    return output
+
+
+def node_state(container) -> str:
+    """'ready', or what is still missing: systemd's state or 'containerd'."""
+    code, out = exec_in(container, ["systemctl", "is-system-running"], check=False)
+    state = out.strip().splitlines()[-1] if out.strip() else f"exit {code}"
+    if state not in ("running", "degraded"):
+        return f"systemd {state}"
+    code, _ = exec_in(container, ["ctr", "version"], check=False)
+    return "ready" if code == 0 else "containerd not answering"
+
+
+def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeout: float,
+               interval: float = 0.2) -> None:
+    """Poll until `is_ready(container)` returns "ready" (else it says what is missing). A container
+    that stops, or the timeout, raises with the container's last log lines as the hint."""
+    deadline = time.monotonic() + timeout
+    state = "not started"
+    while True:
+        with docker_errors(f"inspecting {container.name}"):
+            container.reload()
+        if container.status in ("exited", "dead"):
+            raise DockerError(f"{what} {container.name} stopped while starting "
+                              f"(exit {container.attrs['State'].get('ExitCode')})",
+                              last_logs(container))
+        if container.status == "running":
+            state = is_ready(container)
+            if state == "ready":
+                return
+        if time.monotonic() > deadline:
+            raise Timeout(f"{what} {container.name} not ready after {timeout:g}s ({state})",
+                          last_logs(container))
+        time.sleep(interval)
+
+
+def wait_for_node(container, timeout: float = 120) -> None:
+    wait_until(container, node_state, what="node", timeout=timeout)
+
+
+def wait_for_nodes(containers: list, timeout: float = 120) -> None:
+    """Wait for every node in parallel; the first failure is raised."""
+    run_all(lambda c: wait_for_node(c, timeout), containers)
+
+
+def last_logs(container, lines: int = 20) -> str:
+    try:
+        text = container.logs(tail=lines).decode(errors="replace").rstrip()
+    except docker.errors.APIError as exc:
+        return f"(no logs: {exc.explanation or exc})"
+    return f"last {lines} log lines of {container.name}:\n{text}" if text else "(no log output)"

@@ -1,0 +1,74 @@
+"""Kubernetes release binaries on the host: taken from DIND_K8S_BIN_DIR, or downloaded from
+dl.k8s.io with their published sha256 checked and kept under ~/.cache/dind-cluster/."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable, Dict, Mapping, Optional
+
+from dind_cluster.download import open_url
+from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.images import (K8S_BINARIES, OFFLINE_HINT, RELEASE_BASE, binary_url,
+                                 checksum_url, parse_sha256)
+from dind_cluster.paths import cache_dir
+
+Progress = Optional[Callable[[str], None]]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def binaries_from_dir(bin_dir: str) -> Dict[str, Path]:
+    """kubeadm, kubelet and kubectl from a user's directory; all three must be there."""
+    root = Path(bin_dir).expanduser()
+    if not root.is_dir():
+        raise ConfigError("DIND_K8S_BIN_DIR", f"{bin_dir} is not a directory",
+                          "expected a directory with kubeadm, kubelet and kubectl")
+    missing = [name for name in K8S_BINARIES if not (root / name).is_file()]
+    if missing:
+        raise ConfigError("DIND_K8S_BIN_DIR", f"{bin_dir} has no {', '.join(missing)}",
+                          "expected a directory with kubeadm, kubelet and kubectl")
+    return {name: root / name for name in K8S_BINARIES}
+
+
+def download_binaries(version: str, arch: str, environ: Mapping[str, str],
+                      progress: Progress = None, base: str = RELEASE_BASE) -> Dict[str, Path]:
+    """Release binaries for `version`, downloaded once into the cache, each checked against its
+    published sha256 (a cached file is checked again before use)."""
+    target = cache_dir(environ) / "k8s" / version / arch
+    target.mkdir(parents=True, exist_ok=True)
+    return {name: _cached_binary(target, version, arch, name, progress, base) for name in K8S_BINARIES}
+
+
+def _cached_binary(target: Path, version: str, arch: str, name: str, progress: Progress,
+                   base: str) -> Path:
+    path, sum_path = target / name, target / f"{name}.sha256"
+    if path.is_file() and sum_path.is_file() and parse_sha256(sum_path.read_text()) == sha256_file(path):
+        return path
+    if progress:
+        progress(f"downloading {name} {version} ({arch})")
+    expected = parse_sha256(_fetch(checksum_url(version, arch, name, base)).decode(errors="replace"))
+    url = binary_url(version, arch, name, base)
+    if expected is None:
+        raise DindError(f"no sha256 digest in {checksum_url(version, arch, name, base)}", OFFLINE_HINT)
+    partial = target / f".{name}.partial"
+    partial.write_bytes(_fetch(url))
+    actual = sha256_file(partial)
+    if actual != expected:
+        partial.unlink()
+        raise DindError(f"{url}: sha256 {actual} doesn't match the published {expected}", OFFLINE_HINT)
+    partial.chmod(0o755)
+    os.replace(partial, path)
+    sum_path.write_text(expected + "\n")
+    return path
+
+
+def _fetch(url: str) -> bytes:
+    with open_url(url, OFFLINE_HINT) as response:
+        return response.read()

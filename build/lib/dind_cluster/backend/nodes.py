@@ -1,0 +1,277 @@
+"""Node containers (node-protocol.md): create in parallel, list, down, clean, pause.
+
+Everything we create carries plan.labels (CLUSTER_LABEL=<cluster key>), so listing, `down` and
+`clean` go by label, and an interrupted `up` is finished by `clean` or by the next `up`.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Union
+
+import docker
+import docker.errors
+
+from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.containers import Content, put_files
+from dind_cluster.backend.network import static_endpoint
+from dind_cluster.backend.runmode import RunMode
+from dind_cluster.errors import DockerError
+from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
+from dind_cluster.parallel import run_all
+from dind_cluster.plan import ClusterPlan, NodePlan
+
+NODE_LABEL = "dind-cluster.io/node"
+SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
+NODE_ENV_PATH = "/etc/dind/node.env"
+APISERVER_CONTAINER_PORT = "6443/tcp"
+
+
+@dataclass
+class Created:
+    """What this run made, so a failed `up` can take it back (unless --retain)."""
+    containers: list = field(default_factory=list)
+    volumes: list = field(default_factory=list)
+    networks: list = field(default_factory=list)
+
+    def rollback(self) -> None:
+        for kind, objs in (("container", self.containers), ("volume", self.volumes),
+                           ("network", self.networks)):
+            for obj in reversed(objs):
+                _remove(obj, kind)
+            objs.clear()
+
+
+@dataclass
+class ClusterObjects:
+    containers: list
+    volumes: list
+    networks: list
+    images: list
+
+
+def node_env(plan: ClusterPlan, node: NodePlan) -> str:
+    """Pure: /etc/dind/node.env, KEY=value lines the node's scripts read."""
+    values = {
+        "IP_MODE": plan.ip_mode, "NODE_NAME": node.name, "NODE_ROLE": node.role,
+        "NODE_IPS": ",".join(node.ips), "POD_CIDRS": ",".join(node.pod_cidrs),
+        "POD_GATEWAYS": ",".join(node.pod_gateways), "SERVICE_CIDR": plan.service_cidr,
+        "SERVICE_NET_MODE": plan.service_net_mode, "DNS_SVC_IP": plan.dns_svc_ip,
+        "CNI_PLUGIN": plan.cni_plugin, "USE_HAIRPIN": str(plan.use_hairpin).lower(),
+        "DNS64_PREFIX_CIDR": plan.dns64_prefix_cidr or "",
+        "LOCAL_NAT64_SERVER": plan.local_nat64_server or "",
+    }
+    return "".join(f"{k}={v}\n" for k, v in values.items())
+
+
+def node_labels(plan: ClusterPlan, node: NodePlan) -> dict:
+    return {**plan.labels, ROLE_LABEL: node.role, NODE_LABEL: node.name}
+
+
+def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
+                 apiserver_port: Optional[int] = None) -> dict:
+    """Keyword arguments of containers.create for one node (everything but the image)."""
+    endpoint = static_endpoint(client, node.ips)
+    volumes = {node.volume: {"bind": "/var", "mode": "rw"},
+               "/lib/modules": {"bind": "/lib/modules", "mode": "ro"}}
+    if run_mode.cgroup_version == 1:
+        volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+    opts = dict(
+        name=node.name, hostname=node.name, detach=True, labels=node_labels(plan, node),
+        network=plan.network.name, networking_config={plan.network.name: endpoint},
+        volumes=volumes, tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
+        cgroupns="host" if run_mode.cgroup_version == 1 else "private",
+        stop_signal="SIGRTMIN+3", **run_mode.host_options())
+    # Nodes route pod traffic (bridge/ptp and static routes need forwarding on).
+    opts["sysctls"] = {"net.ipv4.ip_forward": "1"}
+    if plan.ip_mode != "ipv4":
+        opts["sysctls"].update({"net.ipv6.conf.all.disable_ipv6": "0",
+                                "net.ipv6.conf.all.forwarding": "1"})
+    if plan.dns_server:
+        opts["dns"] = [plan.dns_server]
+    if node.role == "master":
+        opts["ports"] = {APISERVER_CONTAINER_PORT: (plan.apiserver_host, apiserver_port)}
+    return opts
+
+
+def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
+                 image: Union[str, Mapping[str, str]], run_mode: RunMode, *,
+                 extra_files: Optional[Mapping[str, Mapping[str, Content]]] = None,
+                 progress: Optional[Callable[[str], None]] = None,
+                 apiserver_port: Optional[int] = None, created: Optional[Created] = None,
+                 nodes: Optional[tuple] = None) -> list:
+    """Create and start every node (or `nodes`) in parallel; returns containers, master first.
+
+    `image` is one image for all nodes or {node name: image} (restore from snapshots);
+    `extra_files` is {node name: {path: content}} put in before start; existing volumes are
+    reused, which is what keeps a cluster's state across `down` and `up`.
+    """
+    created = created if created is not None else Created()
+    todo = nodes if nodes is not None else plan.nodes
+
+    def one(node: NodePlan):
+        node_image = image if isinstance(image, str) else image[node.name]
+        files = {NODE_ENV_PATH: node_env(plan, node), **(extra_files or {}).get(node.name, {})}
+        container = _create_node(client, plan, node, node_image, run_mode,
+                                 apiserver_port, created)
+        put_files(container, files)
+        with docker_errors(f"starting node {node.name}"):
+            container.start()
+        if progress:
+            progress(node.name)
+        return container
+
+    return run_all(one, todo)
+
+
+def _create_node(client, plan, node, image, run_mode, apiserver_port, created):
+    _remove_stale_container(client, plan, node.name)
+    _ensure_volume(client, plan, node.volume, created)
+    opts = node_options(client, plan, node, run_mode, apiserver_port)
+    with docker_errors(f"creating node {node.name} from {image}"):
+        container = client.containers.create(image, **opts)
+    created.containers.append(container)
+    return container
+
+
+def _owned(attrs_labels: Optional[dict], plan: ClusterPlan) -> bool:
+    return (attrs_labels or {}).get(CLUSTER_LABEL) == plan.cluster_key
+
+
+def existing_ours(client, plan: ClusterPlan, name: str):
+    """The container called `name` if it is this cluster's, None if there is none; a container of
+    that name that isn't ours is an error (we never touch it)."""
+    try:
+        with docker_errors(f"inspecting container {name}", keep=(docker.errors.NotFound,)):
+            old = client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+    if not _owned(old.labels, plan):
+        raise DockerError(f"a container named {name} exists and is not part of cluster "
+                          f"'{plan.cluster_key}'", f"remove it ('docker rm -f {name}') or choose "
+                          "another CLUSTER_ID / DIND_LABEL")
+    return old
+
+
+def _remove_stale_container(client, plan: ClusterPlan, name: str) -> None:
+    """A container left by an interrupted run is ours to replace; anyone else's is not."""
+    old = existing_ours(client, plan, name)
+    if old is not None:
+        _remove(old, "container")
+
+
+_volume_lock = threading.Lock()
+
+
+def _ensure_volume(client, plan: ClusterPlan, name: str, created: Created) -> None:
+    with _volume_lock, docker_errors(f"creating volume {name}"):
+        try:
+            vol = client.volumes.get(name)
+        except docker.errors.NotFound:
+            created.volumes.append(client.volumes.create(name, labels=dict(plan.labels)))
+            return
+    if not _owned(vol.attrs.get("Labels"), plan):
+        raise DockerError(f"volume {name} exists and is not part of cluster "
+                          f"'{plan.cluster_key}'", f"remove it ('docker volume rm {name}') or "
+                          "choose another CLUSTER_ID / DIND_LABEL")
+
+
+def _label_filter(cluster_key: Optional[str], *more: str) -> dict:
+    first = CLUSTER_LABEL if cluster_key is None else f"{CLUSTER_LABEL}={cluster_key}"
+    return {"label": [first, *more]}
+
+
+def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None) -> ClusterObjects:
+    """Everything carrying our cluster label (of one cluster, or of all when None)."""
+    flt = _label_filter(cluster_key)
+    with docker_errors("listing the cluster's Docker objects"):
+        return ClusterObjects(
+            containers=client.containers.list(all=True, filters=flt),
+            volumes=client.volumes.list(filters=flt),
+            networks=client.networks.list(filters=flt),
+            images=client.images.list(filters=_label_filter(cluster_key, SNAPSHOT_LABEL)))
+
+
+def node_containers(client, cluster_key: Optional[str]) -> list:
+    """Node containers (master and workers) of a cluster, master first."""
+    with docker_errors("listing node containers"):
+        found = client.containers.list(all=True, filters=_label_filter(cluster_key, ROLE_LABEL))
+    nodes = [c for c in found if c.labels.get(ROLE_LABEL) in ("master", "worker")]
+    return sorted(nodes, key=lambda c: (c.labels[ROLE_LABEL] != "master", c.name))
+
+
+def remove_nodes(client: docker.DockerClient, cluster_key: str) -> int:
+    """`down`: remove the node containers; volumes, network and snapshots stay."""
+    nodes = node_containers(client, cluster_key)
+    _in_parallel(lambda c: _remove(c, "container"), nodes)
+    return len(nodes)
+
+
+def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObjects:
+    """Remove containers, volumes, networks and snapshot images with our label; idempotent."""
+    objs = list_cluster(client, cluster_key)
+    _in_parallel(lambda c: _remove(c, "container"), objs.containers)
+    _in_parallel(lambda v: _remove(v, "volume"), objs.volumes)
+    for net in objs.networks:
+        _remove(net, "network")
+    for image in objs.images:
+        _remove(image, "image")
+    return objs
+
+
+def pause(client: docker.DockerClient, cluster_key: str) -> list:
+    running = [c for c in node_containers(client, cluster_key) if c.status == "running"]
+    _in_parallel(lambda c: _call(c.pause, f"pausing {c.name}"), running)
+    return running
+
+
+def unpause(client: docker.DockerClient, cluster_key: str) -> list:
+    paused = [c for c in node_containers(client, cluster_key) if c.status == "paused"]
+    _in_parallel(lambda c: _call(c.unpause, f"unpausing {c.name}"), paused)
+    return paused
+
+
+def master_port(client: docker.DockerClient, plan: ClusterPlan) -> Optional[int]:
+    """Host port published for the master's 6443, or None when there is no master."""
+    masters = [c for c in node_containers(client, plan.cluster_key)
+               if c.labels.get(ROLE_LABEL) == "master"]
+    if not masters:
+        return None
+    ports = (masters[0].attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    bindings = ports.get(APISERVER_CONTAINER_PORT) or []
+    return int(bindings[0]["HostPort"]) if bindings else None
+
+
+def _call(fn, doing: str):
+    with docker_errors(doing):
+        return fn()
+
+
+def _in_parallel(fn, items: list) -> None:
+    run_all(fn, items, limit=16)
+
+
+def _remove(obj, kind: str) -> None:
+    """Remove one object; already gone is fine (idempotent clean and rollback)."""
+    name = getattr(obj, "name", None) or obj.id
+    try:
+        with docker_errors(f"removing {kind} {name}"):
+            if kind == "container":
+                obj.remove(force=True, v=True)
+            elif kind == "image":
+                obj.client.images.remove(obj.id, force=True)
+            else:
+                obj.remove()
+    except DockerError:
+        if _exists(obj):
+            raise
+
+
+def _exists(obj) -> bool:
+    try:
+        obj.reload()
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError:
+        return True

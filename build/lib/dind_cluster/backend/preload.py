@@ -1,0 +1,109 @@
+"""Preload control-plane images into a freshly built node image: a temporary container from it
+runs containerd directly (no systemd), imports the archives (or pulls what kubeadm lists) into the
+k8s.io namespace, and is committed as the node image, then removed."""
+from __future__ import annotations
+
+import time
+from typing import Callable, List, Optional
+
+from dind_cluster.backend.client import docker_errors
+from dind_cluster.errors import CommandFailed, DindError, Timeout
+from dind_cluster.images import (CTR, IMAGE_LABEL, OFFLINE_HINT, fetch_argv, images_list_argv,
+                                 import_argv, pause_image, sandbox_image_sed)
+
+Progress = Optional[Callable[[str], None]]
+ARCHIVES_MOUNT = "/var/tmp/dind-images"
+LOG = "/run/dind-build-containerd.log"
+PID = "/run/dind-build-containerd.pid"
+ENTRYPOINT = '["/usr/local/sbin/dind-entrypoint"]'
+
+
+def preload_and_commit(client, image_id: str, recipe, progress: Progress = None) -> None:
+    """Run `image_id`, fill its containerd, commit it as recipe.tag; always remove the container."""
+    container = _start_build_container(client, image_id, recipe)
+    try:
+        _start_containerd(container)
+        if recipe.archives:
+            refs = _import_archives(container, recipe.archives, progress)
+        else:
+            refs = _pull_images(container, recipe.settings.k8s_version, recipe.arch, progress)
+        pause = pause_image(refs)
+        if pause:
+            _run(container, sandbox_image_sed(pause))
+        _stop_containerd(container)
+        repository, tag = recipe.tag.split(":", 1)
+        with docker_errors(f"committing {recipe.tag}"):
+            container.commit(repository=repository, tag=tag, changes=[
+                f"ENTRYPOINT {ENTRYPOINT}", "CMD []", f"LABEL {IMAGE_LABEL}=node"])
+    finally:
+        with docker_errors("removing the image build container"):
+            container.remove(force=True, v=True)
+
+
+def _start_build_container(client, image_id: str, recipe):
+    volumes = {}
+    if recipe.archives:
+        # Bind-mounted, not copied: archives can be large (needs a local engine).
+        folder = str(recipe.archives[0].parent.resolve())
+        volumes[folder] = {"bind": ARCHIVES_MOUNT, "mode": "ro"}
+    with docker_errors("starting the image build container"):
+        return client.containers.run(
+            image_id, entrypoint=["sleep", "infinity"], command=[], detach=True, init=True,
+            labels={IMAGE_LABEL: "node-build"}, volumes=volumes,
+            network_mode="none" if recipe.archives else None)
+
+
+def _run(container, argv: List[str], where: str = "image build container") -> str:
+    with docker_errors(f"running {argv[0]} in the {where}"):
+        code, output = container.exec_run(argv)
+    text = (output or b"").decode(errors="replace")
+    if code != 0:
+        raise CommandFailed(where, list(argv), code, text)
+    return text
+
+
+def _start_containerd(container, timeout: float = 30.0) -> None:
+    _run(container, ["sh", "-c", f"containerd >{LOG} 2>&1 & echo $! >{PID}"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with docker_errors("waiting for containerd in the image build container"):
+            code, _ = container.exec_run([*CTR, "version"])
+        if code == 0:
+            return
+        time.sleep(0.2)
+    _, log = container.exec_run(["tail", "-n", "15", LOG])
+    raise Timeout(f"containerd didn't answer within {timeout:.0f}s in the image build container",
+                  (log or b"").decode(errors="replace"))
+
+
+def _import_archives(container, archives, progress: Progress) -> List[str]:
+    for path in archives:
+        if progress:
+            progress(f"importing {path.name} into containerd")
+        _run(container, import_argv(f"{ARCHIVES_MOUNT}/{path.name}"))
+    return _image_refs(container)
+
+
+def _pull_images(container, version: str, arch: str, progress: Progress) -> List[str]:
+    refs = _run(container, images_list_argv(version)).split()
+    for ref in refs:
+        if progress:
+            progress(f"pulling {ref}")
+        try:
+            _run(container, fetch_argv(ref, arch))
+        except CommandFailed as exc:
+            raise DindError(f"couldn't pull {ref} for the node image ({exc.output.strip()[-200:]})",
+                            OFFLINE_HINT) from None
+    return refs
+
+
+def _image_refs(container) -> List[str]:
+    return _run(container, [*CTR, "images", "ls", "-q"]).split()
+
+
+def _stop_containerd(container) -> None:
+    """Stop containerd cleanly so its database is consistent in the commit; drop its traces."""
+    _run(container, ["sh", "-c",
+                     f'pid=$(cat {PID}); kill -TERM "$pid"; n=0; '
+                     f'while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; '
+                     f'rm -rf {PID} {LOG} /run/containerd'])

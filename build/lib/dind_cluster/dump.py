@@ -1,0 +1,219 @@
+"""The cluster dump format, byte for byte the original's (kdc-behaviour §6).
+
+A dump is text cut into sections by `@@@ <file> @@@` lines. `dump64` wraps it as LZMA-alone data,
+base64 at 100 columns, between `%%% start-base64 %%%` and `%%% end-base64 %%%` lines, so that it
+survives a CI log. Reading follows the original's awk: a header line switches to the file named by
+its second blank-separated field, every other line goes to the current file with a newline, lines
+before the first header are dropped, a repeated name appends, a section with no lines makes no file.
+
+Pure: bytes in, bytes out. Only `write_split_dump` (and `listing`) touch the disk, and only after
+everything was decoded and checked, so a corrupt dump leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import lzma
+import os
+import re
+import secrets
+import stat
+import time
+from pathlib import Path
+from typing import BinaryIO, Iterable, List, Tuple, Union
+
+from .errors import DindError
+
+START_MARKER = "%%% start-base64 %%%"
+END_MARKER = "%%% end-base64 %%%"
+DUMP_DIR = "cluster-dump"
+WRAP_COLUMNS = 100
+
+# awk's `/^@@@ .* @@@$/` on one record (the record never holds its newline).
+_HEADER = re.compile(rb"@@@ .* @@@", re.DOTALL)
+# awk's default field splitting: runs of blanks.
+_FIELD = re.compile(rb"[^ \t]+")
+_FULL_LINE = re.compile(rb"[A-Za-z0-9+/]{%d}" % WRAP_COLUMNS)
+_LAST_LINE = re.compile(rb"[A-Za-z0-9+/]{0,%d}={0,2}" % WRAP_COLUMNS)
+_HINT = "copy the whole block from the log, marker lines included"
+
+Sections = List[Tuple[str, bytes]]
+LogSource = Union[str, bytes, Iterable[Union[str, bytes]]]
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def section_header(name: str) -> str:
+    """The line that starts section `name` (without its newline)."""
+    _check_name(name)
+    if re.search(r"\s", name):
+        # awk takes the second field only: a blank would cut the name.
+        raise DindError(f"dump section name {name!r} contains whitespace")
+    return f"@@@ {name} @@@"
+
+
+def encode_dump64(dump: bytes) -> str:
+    """What `echo start; lzma | base64 -w 100; echo end` prints for `dump`."""
+    text = base64.b64encode(lzma.compress(dump, format=lzma.FORMAT_ALONE)).decode("ascii")
+    body = "".join(text[i:i + WRAP_COLUMNS] + "\n" for i in range(0, len(text), WRAP_COLUMNS))
+    return f"{START_MARKER}\n{body}{END_MARKER}\n"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def extract_dump64(source: LogSource) -> bytes:
+    """The dump inside a CI log (text, bytes, or an iterable of lines).
+
+    Accepted: any line ending (LF or CRLF); marker lines that END with the marker, so a log prefix
+    such as a timestamp is fine; on the lines between, the last blank-separated word is the base64
+    text (again so that prefixed logs work); blank lines are skipped; stray lines before the blob
+    (stderr of the dump) are dropped when the rest decodes. When the log holds several complete
+    blobs the last one wins (the latest dump). LZMA-alone and .xz data are both accepted.
+    """
+    tokens = _last_blob(_as_lines(source))
+    try:
+        return _unpack(tokens)
+    except DindError:
+        # Lines the dump wrote to stderr can land between the start marker and the blob: retry
+        # with the trailing run of lines that look like our 100-column wrapping.
+        tail = _wrapped_tail(tokens)
+        if 0 < len(tail) < len(tokens):
+            with contextlib.suppress(DindError):
+                return _unpack(tail)
+        raise  # the first, strict attempt's error
+
+
+def _unpack(tokens: list[bytes]) -> bytes:
+    try:
+        packed = base64.b64decode(b"".join(tokens), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise DindError(f"the dump's base64 text is corrupt ({err})", _HINT) from None
+    try:
+        return lzma.decompress(packed, format=lzma.FORMAT_AUTO)
+    except lzma.LZMAError as err:
+        raise DindError(f"the dump's LZMA data is corrupt or truncated ({err})", _HINT) from None
+
+
+def _wrapped_tail(tokens: list[bytes]) -> list[bytes]:
+    if not tokens or not _LAST_LINE.fullmatch(tokens[-1]):
+        return []
+    start = len(tokens) - 1
+    while start > 0 and _FULL_LINE.fullmatch(tokens[start - 1]):
+        start -= 1
+    return tokens[start:]
+
+
+def _as_lines(source: LogSource) -> list[bytes]:
+    if isinstance(source, str):
+        source = source.encode("utf-8", "surrogateescape")
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source).split(b"\n")
+    return [line.encode("utf-8", "surrogateescape") if isinstance(line, str) else bytes(line)
+            for line in source]
+
+
+def _last_blob(lines: list[bytes]) -> list[bytes]:
+    start, end = START_MARKER.encode(), END_MARKER.encode()
+    current: list[bytes] | None = None
+    found: list[bytes] | None = None
+    for raw in lines:
+        line = raw.rstrip()  # CR, LF and trailing blanks
+        if line.endswith(start):
+            current = []  # a new start also drops an earlier unfinished blob
+        elif line.endswith(end) and current is not None:
+            found, current = current, None
+        elif current is not None and line:
+            current.append(line.split()[-1])
+    if found is not None:
+        return found
+    if current is not None:
+        raise DindError(f"the dump in the log is truncated: '{END_MARKER}' is missing", _HINT)
+    raise DindError(f"no dump found: no line ends with '{START_MARKER}'",
+                    "feed the log of a run that called `dind-cluster dump64`")
+
+
+def split_sections(data: bytes) -> Sections:
+    """(name, content) for each header in `data`, in order, with awk's record rules."""
+    records = data.split(b"\n")
+    if records[-1] == b"":
+        records.pop()  # a final newline ends the last record, it does not start another
+    sections: list[tuple[str, list[bytes]]] = []
+    for record in records:
+        if _HEADER.fullmatch(record):
+            sections.append((os.fsdecode(_FIELD.findall(record)[1]), []))
+        elif sections:
+            sections[-1][1].append(record + b"\n")  # awk's print adds ORS, even on a last line
+    return [(name, b"".join(parts)) for name, parts in sections]
+
+
+def merge_sections(sections: Sections) -> dict[str, bytes]:
+    """One entry per file, repeated names appended, empty sections dropped (awk opens no file)."""
+    merged: dict[str, bytes] = {}
+    for name, content in sections:
+        _check_name(name)
+        if content:
+            merged[name] = merged.get(name, b"") + content
+    return merged
+
+
+def _check_name(name: str) -> None:
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise DindError(f"dump section name {name!r} is not a plain file name",
+                        "a dump section must name a file inside the dump directory")
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def write_split_dump(sections: Sections, target_dir: Union[str, Path]) -> list[Path]:
+    """Write each section as a file in `target_dir`; returns the paths in order of appearance.
+
+    Every name is checked before the directory is made. A file of an earlier run with the same name
+    is replaced whole (awk truncates it); other files in the directory stay.
+    """
+    merged = merge_sections(sections)
+    target = Path(target_dir)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DindError(f"cannot create {target}: {err.strerror or err}") from None
+    return [_write_whole(target / name, content) for name, content in merged.items()]
+
+
+def _write_whole(path: Path, content: bytes) -> Path:
+    # A temp file + rename: a reader never sees half a file, a failure leaves the old one.
+    tmp = path.with_name(f".dump-{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies, like awk
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise DindError(f"cannot write {path}: {err.strerror or err}") from None
+    return path
+
+
+def split_dump(stream: BinaryIO, target_dir: Union[str, Path] = DUMP_DIR) -> list[Path]:
+    """`split-dump`: a plain dump on `stream` into files under `target_dir`."""
+    data = stream.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return write_split_dump(split_sections(data), target_dir)
+
+
+def split_dump64(stream: BinaryIO, target_dir: Union[str, Path] = DUMP_DIR) -> list[Path]:
+    """`split-dump64`: the dump64 blob inside a log on `stream` into files under `target_dir`."""
+    return write_split_dump(split_sections(extract_dump64(stream.read())), target_dir)
+
+
+def listing(paths: Iterable[Path]) -> str:
+    """An `ls -l`-like listing (mode, size, time, name), sorted by name, one line per file."""
+    rows = []
+    for path in sorted(set(map(Path, paths)), key=lambda p: p.name):
+        info = path.stat()
+        when = time.strftime("%b %d %H:%M", time.localtime(info.st_mtime))
+        rows.append((stat.filemode(info.st_mode), str(info.st_size), when, path.name))
+    width = max((len(row[1]) for row in rows), default=0)
+    return "".join(f"{mode} {size:>{width}} {when} {name}\n" for mode, size, when, name in rows)

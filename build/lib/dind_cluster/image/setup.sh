@@ -1,0 +1,29 @@
+#!/bin/sh
+# Build-time setup of a node: CNI plugin links, units enabled/masked, per-node identity cleared.
+set -eu
+
+# Debian installs the CNI plugins in /usr/lib/cni; kubelet and containerd look in /opt/cni/bin.
+mkdir -p /opt/cni/bin /etc/cni/net.d
+for plugin in /usr/lib/cni/*; do
+  ln -sf "$plugin" "/opt/cni/bin/$(basename "$plugin")"
+done
+
+mkdir -p /etc/containerd/conf.d /etc/kubernetes/manifests /var/lib/kubelet /etc/dind /etc/kubeadm
+
+# Units that can't work (or make no sense) in a container.
+systemctl mask \
+  getty.target console-getty.service serial-getty@.service getty@.service \
+  systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+  systemd-udev-trigger.service systemd-udev-settle.service \
+  systemd-remount-fs.service systemd-firstboot.service systemd-journald-audit.socket \
+  sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount \
+  sys-fs-fuse-connections.mount dev-hugepages.mount proc-sys-fs-binfmt_misc.automount \
+  apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
+  e2scrub_reap.service fstrim.timer
+
+systemctl enable containerd.service kubelet.service
+systemctl set-default multi-user.target
+
+# Each node gets its own machine id at first boot (kubelet reports it as the node's id).
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id

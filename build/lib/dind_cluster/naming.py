@@ -1,0 +1,112 @@
+"""Pure: the names and labels of everything a cluster owns (reference §4).
+
+The original derives one suffix from DIND_LABEL and CLUSTER_ID and appends it to every
+name; we keep its names and add our own ownership label, `dind-cluster.io/cluster`.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Optional
+
+from .errors import ConfigError
+
+DEFAULT_DIND_LABEL = "mirantis.kubeadm_dind_cluster_runtime"
+CLUSTER_LABEL = "dind-cluster.io/cluster"
+ROLE_LABEL = "dind-cluster.io/role"
+DEFAULT_CLUSTER_KEY = "default"
+
+# A suffix ends up in container names, which Docker limits to these characters.
+_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_RESERVED_LABEL_RE = re.compile(r"^(default|cluster-[0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The final DIND_LABEL, CLUSTER_ID and name suffix of a cluster (reference §4.1)."""
+    dind_label: str
+    cluster_id: int
+    suffix: str
+
+    @property
+    def cluster_key(self) -> str:
+        return self.suffix[1:] if self.suffix else DEFAULT_CLUSTER_KEY
+
+
+def legacy_cluster_id(label: str) -> int:
+    """A stable 1..12 ID for a DIND_LABEL given without CLUSTER_ID.
+
+    The original draws `$RANDOM % 12 + 1` on every call; a hash of the label keeps the
+    range but gives the same network on every invocation.
+    """
+    return zlib.crc32(label.encode()) % 12 + 1
+
+
+def parse_cluster_id(text: Optional[str]) -> int:
+    if text is None or text.strip() == "":
+        return 0
+    text = text.strip()
+    if not text.isdigit() or int(text) > 254:
+        raise ConfigError("CLUSTER_ID", f"'{text}' is not a cluster number",
+                          "use an integer from 0 to 254 (0 is the default cluster)")
+    return int(text)
+
+
+def check_dind_label(label: str) -> None:
+    if not _LABEL_RE.match(label):
+        raise ConfigError("DIND_LABEL", f"'{label}' can't be part of a container name",
+                          "use letters, digits, '_', '.' and '-', starting with a letter or digit")
+    if _RESERVED_LABEL_RE.match(label):
+        raise ConfigError("DIND_LABEL", f"'{label}' is reserved (it names the default "
+                          "or a numbered cluster)", "use CLUSTER_ID for numbered clusters")
+
+
+def resolve_identity(label_text: Optional[str], id_text: Optional[str]) -> Identity:
+    """Apply the table of reference §4.1; an empty or default label counts as unset."""
+    cluster_id = parse_cluster_id(id_text)
+    label = (label_text or "").strip()
+    if label in ("", DEFAULT_DIND_LABEL):
+        if cluster_id == 0:
+            return Identity(DEFAULT_DIND_LABEL, 0, "")
+        label = f"cluster-{cluster_id}"
+        return Identity(label, cluster_id, f"-{label}")
+    check_dind_label(label)
+    if cluster_id == 0:
+        return Identity(label, legacy_cluster_id(label), f"-{label}")
+    label = f"{label}-{cluster_id}"
+    return Identity(label, cluster_id, f"-{label}")
+
+
+def network_name(suffix: str) -> str:
+    return f"kubeadm-dind-net{suffix}"
+
+
+def master_name(suffix: str) -> str:
+    return f"kube-master{suffix}"
+
+
+def worker_name(k: int, suffix: str) -> str:
+    """Name of kube-node-k (k counts from 1)."""
+    return f"kube-node-{k}{suffix}"
+
+
+def volume_name(container: str) -> str:
+    return f"kubeadm-dind-{container}"
+
+
+def dns64_name(suffix: str) -> str:
+    return f"bind9{suffix}"
+
+
+def nat64_name(suffix: str) -> str:
+    return f"tayga{suffix}"
+
+
+def context_name(suffix: str) -> str:
+    return f"dind{suffix}"
+
+
+def cluster_labels(identity: Identity) -> dict[str, str]:
+    """Labels for every object of the cluster: ours plus the original's DIND_LABEL key."""
+    return {CLUSTER_LABEL: identity.cluster_key, identity.dind_label: ""}

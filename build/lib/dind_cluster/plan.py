@@ -1,0 +1,266 @@
+"""Pure: the whole cluster (names, addresses, pod networks, labels) before any Docker call.
+
+`make_plan(values)` takes the resolved settings as plain strings and returns a `ClusterPlan`,
+or raises `ConfigError` naming the first bad variable. Nothing here imports docker or reads
+os.environ.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from netaddr import IPAddress, IPNetwork
+
+from .errors import ConfigError
+
+from . import naming, validation as check
+from .network import (DUAL, check_ipv6_pod_cidr, host, inject_cluster_id, nat64_prefix,
+                      parse_cidr, pick_cidrs, pod_subnet)
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str                 # container name and hostname: kube-master<sfx>, kube-node-<k><sfx>
+    role: str                 # "master" | "worker"
+    node_id: int              # 1 for the master, k+1 for kube-node-k (the original's node_id)
+    ips: tuple[str, ...]      # management addresses, IPv4 first
+    pod_cidrs: tuple[str, ...]      # this node's pod subnets, IPv4 first
+    pod_gateways: tuple[str, ...]   # bridge / CNI gateway address in each pod subnet
+    volume: str               # kubeadm-dind-<name>, mounted on /var
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    name: str                      # kubeadm-dind-net<sfx>
+    subnets: tuple[str, ...]       # management CIDRs, IPv4 first; IPv6 mode adds the NAT64 /16 last
+    gateways: tuple[str, ...]      # one per management CIDR (not for the NAT64 /16)
+    ipv6: bool                     # enable IPv6 on the Docker network
+
+
+@dataclass(frozen=True)
+class HelperPlan:
+    """A DNS64 (bind9) or NAT64 (tayga) helper container of an IPv6-only cluster."""
+    name: str                      # bind9<sfx> / tayga<sfx>
+    ips: tuple[str, ...]           # static addresses on the cluster network
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    ip_mode: str                   # ipv4 | ipv6 | dual-stack
+    cluster_id: str                # decimal string, "0" for the default cluster
+    dind_label: str                # final DIND_LABEL (original label key)
+    suffix: str                    # "" | "-cluster-10" | "-foo" | "-foo-3"
+    cluster_key: str               # value of dind-cluster.io/cluster: default | cluster-10 | foo | foo-3
+    context: str                   # kubectl context/cluster name: dind<sfx>
+    network: NetworkPlan
+    nodes: tuple[NodePlan, ...]    # master first
+    service_cidr: str
+    service_net_mode: str          # ipv4 | ipv6 (family of SERVICE_CIDR)
+    dns_svc_ip: str                # SERVICE_CIDR host 10
+    dns_server: Optional[str]      # resolver nodes use: the DNS64 helper in IPv6 mode, else None
+    dns64_prefix_cidr: Optional[str]       # IPv6 mode only
+    local_nat64_server: Optional[str]      # tayga's IPv6 address, IPv6 mode only
+    nat64_v4_subnet_prefix: Optional[str]  # "172.18" after the cluster-ID offset; IPv6 mode only
+    nat64_v4_subnet: Optional[str]         # "<prefix>.0.0/16"
+    nat64_pool: Optional[str]              # "<prefix>.0.128/25"
+    dns64: Optional[HelperPlan]
+    nat64: Optional[HelperPlan]
+    remote_dns64_v4server: str
+    allow_aaaa_use: bool
+    use_hairpin: bool
+    cni_plugin: str
+    pod_network_cidrs: tuple[str, ...]     # the supernets as given (normalised), IPv4 first
+    kubeadm_pod_subnet: Optional[str]      # first pod CIDR for non-bridge/ptp CNIs, else None
+    advertise_address: str                 # master address kubeadm advertises
+    apiserver_host: str                    # "127.0.0.1" or "::1" (by service family)
+    labels: Mapping[str, str] = field(default_factory=dict)  # put on every object we create
+    warnings: tuple[str, ...] = ()         # for the CLI to print (pure code can't)
+
+    @property
+    def master(self) -> NodePlan:
+        return self.nodes[0]
+
+    @property
+    def workers(self) -> tuple[NodePlan, ...]:
+        return self.nodes[1:]
+
+
+MGMT_DEFAULTS = {"ipv4": ("10.192.0.0/24",), "ipv6": ("fd00:20::/64",),
+                 DUAL: ("10.192.0.0/24", "fd00:20::/64")}
+POD_DEFAULTS = {"ipv4": ("10.244.0.0/16",), "ipv6": ("fd00:40::/72",),
+                DUAL: ("10.244.0.0/16", "fd00:40::/72")}
+CALICO_POD_DEFAULT = ("192.168.0.0/16",)
+SERVICE_DEFAULTS = {"ipv4": "10.96.0.0/12", "ipv6": "fd00:30::/110", DUAL: "fd00:30::/110"}
+GATEWAY_HOST, MASTER_HOST = 1, 2
+BIND9_HOST, TAYGA_HOST = check.HELPER_HOSTS
+
+
+class _Values:
+    """The settings as given; a missing or blank value means "the default"."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        value = (self._values.get(name) or "").strip()
+        return value or default
+
+
+@dataclass(frozen=True)
+class _Ipv6Extras:
+    """DNS64 and NAT64 of an IPv6-only cluster (reference §3.5, §8)."""
+    dns64_prefix: IPNetwork
+    nat64_prefix: str
+    dns64: HelperPlan
+    nat64: HelperPlan
+
+    @property
+    def nat64_subnet(self) -> str:
+        return f"{self.nat64_prefix}.0.0/16"
+
+
+def make_plan(values: Mapping[str, str]) -> ClusterPlan:
+    """Resolve every name and address of a cluster, or raise the first ConfigError."""
+    v = _Values(values)
+    mode = check.choice("IP_MODE", v.get("IP_MODE"), check.IP_MODES, "ipv4")
+    ident = naming.resolve_identity(v.get("DIND_LABEL"), v.get("CLUSTER_ID"))
+    num_nodes = check.parse_num_nodes(v.get("NUM_NODES"))
+    cni = check.choice("CNI_PLUGIN", v.get("CNI_PLUGIN"), check.CNI_PLUGINS, "bridge")
+    check.check_ipv6_cni(cni, mode)
+    mgmt_var, mgmt = _management(v, mode, ident.cluster_id)
+    pods = _pod_networks(v, mode, cni)
+    service = check.service_network(v.get("SERVICE_CIDR", SERVICE_DEFAULTS[mode]), mode)
+    extras = _ipv6_extras(v, ident, mgmt[-1]) if mode == "ipv6" else None
+    allow_aaaa, warnings = _aaaa_use(v, mode)
+    check.check_overlaps(_named_networks(mgmt_var, mgmt, pods, service, extras))
+    check.check_management_room(mgmt_var, mgmt, mode)
+    check.check_num_nodes(num_nodes, mgmt_var, mgmt, mode)
+    nodes = tuple(_node(ident.suffix, k, mgmt, pods) for k in range(num_nodes + 1))
+    master_ip = next(ip for ip in nodes[0].ips if IPAddress(ip).version == service.version)
+    return ClusterPlan(
+        ip_mode=mode, cluster_id=str(ident.cluster_id), dind_label=ident.dind_label,
+        suffix=ident.suffix, cluster_key=ident.cluster_key,
+        context=naming.context_name(ident.suffix),
+        network=_network_plan(ident.suffix, mgmt, extras), nodes=nodes,
+        service_cidr=str(service), service_net_mode=f"ipv{service.version}",
+        dns_svc_ip=check.dns_service_ip(service), **_ipv6_fields(extras),
+        remote_dns64_v4server=v.get("REMOTE_DNS64_V4SERVER", "8.8.8.8"),
+        allow_aaaa_use=allow_aaaa,
+        use_hairpin=check.parse_bool("USE_HAIRPIN", v.get("USE_HAIRPIN"), mode != "ipv4"),
+        cni_plugin=cni, pod_network_cidrs=tuple(str(p) for p in pods),
+        kubeadm_pod_subnet=None if cni in check.IPV6_CNI_PLUGINS else str(pods[0]),
+        advertise_address=master_ip,
+        apiserver_host="127.0.0.1" if service.version == 4 else "::1",
+        labels=naming.cluster_labels(ident), warnings=warnings)
+
+
+def _management(v: _Values, mode: str, cluster_id: int) -> tuple[str, list[IPNetwork]]:
+    """MGMT_CIDRS, else the legacy DIND_SUBNET/DIND_SUBNET_SIZE pair, else the default."""
+    variable, text = "MGMT_CIDRS", v.get("MGMT_CIDRS")
+    if not text and v.get("DIND_SUBNET") and v.get("DIND_SUBNET_SIZE"):
+        variable, text = "DIND_SUBNET", f"{v.get('DIND_SUBNET')}/{v.get('DIND_SUBNET_SIZE')}"
+    texts = pick_cidrs(variable, text, mode, MGMT_DEFAULTS[mode])
+    return variable, [inject_cluster_id(variable, t, cluster_id) for t in texts]
+
+
+def _pod_networks(v: _Values, mode: str, cni: str) -> list[IPNetwork]:
+    defaults = POD_DEFAULTS[mode]
+    if mode == "ipv4" and cni in ("calico", "calico-kdd"):
+        defaults = CALICO_POD_DEFAULT
+    texts = pick_cidrs("POD_NETWORK_CIDR", v.get("POD_NETWORK_CIDR"), mode, defaults)
+    nets = []
+    for text in texts:
+        net = parse_cidr("POD_NETWORK_CIDR", text)
+        if net.version == 4:
+            check.check_ipv4_pod_cidr(net, text)
+        else:
+            check_ipv6_pod_cidr(net, text)
+        nets.append(net.cidr)
+    return nets
+
+
+def _ipv6_extras(v: _Values, ident: naming.Identity, v6_mgmt: IPNetwork) -> _Ipv6Extras:
+    dns64_prefix = check.dns64_network(v.get("DNS64_PREFIX", "fd00:10:64:ff9b::"),
+                                       v.get("DNS64_PREFIX_SIZE", "96"))
+    prefix = nat64_prefix(v.get("NAT64_V4_SUBNET_PREFIX", "172.18"), ident.cluster_id)
+    check.remote_dns64_server(v.get("REMOTE_DNS64_V4SERVER", "8.8.8.8"))
+    bind9 = HelperPlan(naming.dns64_name(ident.suffix), (str(host(v6_mgmt, BIND9_HOST)),))
+    tayga = HelperPlan(naming.nat64_name(ident.suffix),
+                       (f"{prefix}.0.200", str(host(v6_mgmt, TAYGA_HOST))))
+    return _Ipv6Extras(dns64_prefix, prefix, bind9, tayga)
+
+
+def _ipv6_fields(extras: Optional[_Ipv6Extras]) -> dict:
+    """The ClusterPlan fields that only IPv6-only clusters fill."""
+    if extras is None:
+        return dict.fromkeys(("dns_server", "dns64_prefix_cidr", "local_nat64_server",
+                              "nat64_v4_subnet_prefix", "nat64_v4_subnet", "nat64_pool",
+                              "dns64", "nat64"))
+    return dict(dns_server=extras.dns64.ips[0], dns64_prefix_cidr=str(extras.dns64_prefix),
+                local_nat64_server=extras.nat64.ips[-1],
+                nat64_v4_subnet_prefix=extras.nat64_prefix,
+                nat64_v4_subnet=extras.nat64_subnet,
+                nat64_pool=f"{extras.nat64_prefix}.0.128/25",
+                dns64=extras.dns64, nat64=extras.nat64)
+
+
+def _aaaa_use(v: _Values, mode: str) -> tuple[bool, tuple[str, ...]]:
+    """Dual-stack always uses real AAAA records; IPv4 ignores the setting with a warning.
+    GCE can't give IPv6 external addresses, so AAAA use there is an error."""
+    wanted = check.is_set(v.get("DIND_ALLOW_AAAA_USE"))
+    if mode == "ipv4":
+        warning = "DIND_ALLOW_AAAA_USE is for IPv6 mode; ignoring it"
+        return False, (warning,) if wanted else ()
+    allow = True if mode == DUAL else wanted
+    if allow and check.is_set(v.get("GCE_HOSTED")):
+        raise ConfigError("GCE_HOSTED", "GCE does not support IPv6 for external addresses",
+                          "unset GCE_HOSTED, or use IP_MODE=ipv6 without DIND_ALLOW_AAAA_USE")
+    return allow, ()
+
+
+def _named_networks(mgmt_var, mgmt, pods, service, extras) -> list[tuple[str, IPNetwork]]:
+    named = [(mgmt_var, net) for net in mgmt] + [("POD_NETWORK_CIDR", net) for net in pods]
+    named.append(("SERVICE_CIDR", service))
+    if extras:
+        named.append(("NAT64_V4_SUBNET_PREFIX", IPNetwork(extras.nat64_subnet)))
+        named.append(("DNS64_PREFIX", extras.dns64_prefix))
+    return named
+
+
+def _node(suffix: str, k: int, mgmt: list[IPNetwork], pods: list[IPNetwork]) -> NodePlan:
+    """k = 0 is the master (node_id 1, host 2); k >= 1 is kube-node-k (node_id k+1)."""
+    name = naming.master_name(suffix) if k == 0 else naming.worker_name(k, suffix)
+    node_id = k + 1
+    subnets = [pod_subnet(net, node_id) for net in pods]
+    return NodePlan(
+        name=name, role="master" if k == 0 else "worker", node_id=node_id,
+        ips=tuple(str(host(net, MASTER_HOST + k)) for net in mgmt),
+        pod_cidrs=tuple(str(s) for s in subnets),
+        pod_gateways=tuple(str(host(s, 1)) for s in subnets),
+        volume=naming.volume_name(name))
+
+
+def _network_plan(suffix: str, mgmt: list[IPNetwork], extras) -> NetworkPlan:
+    subnets = [str(net) for net in mgmt] + ([extras.nat64_subnet] if extras else [])
+    return NetworkPlan(name=naming.network_name(suffix), subnets=tuple(subnets),
+                       gateways=tuple(str(host(net, GATEWAY_HOST)) for net in mgmt),
+                       ipv6=any(net.version == 6 for net in mgmt))
+
+
+def plan_to_json(plan: ClusterPlan) -> dict:
+    """The `dind-cluster config --json` document (DESIGN.md, Contracts)."""
+    return {
+        "ip_mode": plan.ip_mode, "cluster_id": plan.cluster_id,
+        "dind_label": plan.dind_label, "context": plan.context,
+        "network": {"name": plan.network.name, "subnets": list(plan.network.subnets),
+                    "gateways": list(plan.network.gateways)},
+        "service_cidr": plan.service_cidr, "service_net_mode": plan.service_net_mode,
+        "dns_svc_ip": plan.dns_svc_ip, "dns_server": plan.dns_server,
+        "dns64_prefix_cidr": plan.dns64_prefix_cidr,
+        "local_nat64_server": plan.local_nat64_server,
+        "nat64_v4_subnet_prefix": plan.nat64_v4_subnet_prefix,
+        "use_hairpin": plan.use_hairpin, "cni_plugin": plan.cni_plugin,
+        "pod_network_cidrs": list(plan.pod_network_cidrs),
+        "nodes": [{"name": n.name, "role": n.role, "ips": list(n.ips),
+                   "pod_cidrs": list(n.pod_cidrs)} for n in plan.nodes],
+    }

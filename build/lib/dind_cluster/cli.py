@@ -209,7 +209,11 @@ def doctor_cmd(ctx: typer.Context) -> None:
     """Run the preflight checks of `up` alone: each problem with its fix."""
     from dind_cluster.backend.facts import preflight_problems
 
-    problems = preflight_problems(_action_context(ctx))
+    actions = _action_context(ctx)
+    problems = preflight_problems(actions)
+    from dind_cluster.actions.prune import space_report
+
+    typer.echo(f"• images: {space_report(actions.client)}")
     for problem in problems:
         typer.echo(f"✗ {problem}")
     if problems:
@@ -227,9 +231,17 @@ def down_cmd(ctx: typer.Context) -> None:
 def clean_cmd(
     ctx: typer.Context,
     everything: Annotated[bool, typer.Option("--all", help="Every dind-cluster cluster on this engine.")] = False,
+    images: Annotated[bool, typer.Option("--images", help="Then remove the node, helper and snapshot images "
+                                                          "no remaining cluster uses.")] = False,
 ) -> None:
     """Remove everything carrying this cluster's label (--all: every cluster)."""
-    _cluster().clean(_action_context(ctx), everything=everything)
+    actions = _action_context(ctx)
+    _cluster().clean(actions, everything=everything)
+    if images:
+        from dind_cluster.actions.prune import prune_images
+
+        for image in prune_images(actions.client, actions.progress):
+            typer.echo(f"removed {image.kind} image {', '.join(image.tags) or image.id}")
 
 
 @command("snapshot")
@@ -356,6 +368,58 @@ def e2e_cmd(ctx: typer.Context, focus: FocusArg = None, skip: SkipArg = None) ->
 def e2e_serial_cmd(ctx: typer.Context, focus: FocusArg = None, skip: SkipArg = None) -> None:
     """Run the serial conformance e2e tests \\[focus] \\[skip]."""
     _e2e(ctx, True, focus, skip)
+
+
+# --- finding and reaching clusters (kind's verbs) ---------------------------------------------
+
+get_app = typer.Typer(help="Print things about a cluster (kubeconfig).", no_args_is_help=True)
+export_app = typer.Typer(help="Write things about a cluster to the host (kubeconfig).", no_args_is_help=True)
+app.add_typer(get_app, name="get")
+app.add_typer(export_app, name="export")
+
+_SELECTED_BY = "CLUSTER_ID/DIND_LABEL"
+ContextOpt = Annotated[Optional[str], typer.Option(
+    "--name", help="The cluster's context (see `list`); default: the one CLUSTER_ID/DIND_LABEL select.")]
+
+
+@command("list")
+def list_cmd(ctx: typer.Context,
+             as_json: Annotated[bool, typer.Option("--json", help="One JSON list, for scripts.")] = False) -> None:
+    """Every cluster on this engine: context, state (running/paused/stopped/down), IP mode, nodes, apiserver."""
+    from dind_cluster.actions import listing
+    from dind_cluster.backend.client import docker_client
+
+    clusters = listing.list_clusters(docker_client(_session(ctx).environ))
+    typer.echo(json.dumps([listing.as_json(c) for c in clusters], indent=2) if as_json else listing.table(clusters))
+
+
+@get_app.command("kubeconfig")
+@_boundary
+def get_kubeconfig_cmd(
+    ctx: typer.Context, name: ContextOpt = None,
+    internal: Annotated[bool, typer.Option("--internal", help="Use the master's address on the cluster network "
+                                                              "(for a container on that network).")] = False,
+) -> None:
+    """Print the cluster's kubeconfig (its apiserver on host loopback, or --internal)."""
+    from dind_cluster.actions import kubeconfigs
+
+    actions = _action_context(ctx)
+    entry = kubeconfigs.cluster_kubeconfig(actions.client, name or actions.plan.context, internal=internal,
+                                           variable="--name" if name else _SELECTED_BY)
+    typer.echo(kubeconfigs.as_yaml(entry), nl=False)
+
+
+@export_app.command("kubeconfig")
+@_boundary
+def export_kubeconfig_cmd(ctx: typer.Context, name: ContextOpt = None) -> None:
+    """Merge the cluster's context into the kubeconfig again (KUBECONFIG, else ~/.kube/config)."""
+    from dind_cluster.actions import hostconfig, kubeconfigs
+
+    actions = _action_context(ctx)
+    context = name or actions.plan.context
+    entry = kubeconfigs.cluster_kubeconfig(actions.client, context, variable="--name" if name else _SELECTED_BY)
+    path = hostconfig.save_kubeconfig(actions, context, entry, use_context=kubeconfigs.is_default(context))
+    actions.progress.line(f"Set kubectl context {context} in {path}")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Callable, List, Optional
 
 import typer
 
-from dind_cluster import settings as settings_mod
+from dind_cluster import completion, settings as settings_mod
 from dind_cluster.errors import DindError
 from dind_cluster.ui import Progress, format_error
 
@@ -53,8 +53,12 @@ def command(name: str, **kwargs) -> Callable:
     return lambda func: app.command(name, **kwargs)(_boundary(func))
 
 
+def _from_engine(candidates: Callable) -> Callable:
+    """A completion callback asking the engine that this process's environment names."""
+    return lambda incomplete: candidates(dict(os.environ), incomplete)
+
+
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Multi-node Kubernetes clusters made of Docker containers (kubeadm-dind-cluster, today).",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -103,11 +107,11 @@ def _main(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
     env_file: Annotated[Optional[Path], typer.Option("--env-file", help="dotenv file (above config.sh, below the environment).")] = None,
     nodes: Annotated[Optional[str], typer.Option("--nodes", help="NUM_NODES: number of worker nodes.")] = None,
-    cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.")] = None,
-    ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.")] = None,
+    cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.", autocompletion=_from_engine(completion.cluster_ids))] = None,
+    ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.", autocompletion=completion.ip_modes)] = None,
     label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.")] = None,
-    cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.")] = None,
-    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION, e.g. v1.31.4.")] = None,
+    cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.", autocompletion=completion.cni_plugins)] = None,
+    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION, e.g. v1.31.4.", autocompletion=completion.k8s_versions)] = None,
     apiserver_port: Annotated[Optional[str], typer.Option("--apiserver-port", help="APISERVER_PORT on host loopback.")] = None,
 ) -> None:
     """Settings: defaults < config.sh < --env-file < environment < these flags."""
@@ -308,9 +312,13 @@ def join_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: Retai
 
 
 @command("copy-image")
-def copy_image_cmd(ctx: typer.Context, images: Annotated[List[str], typer.Argument(help="Local image names.")]) -> None:
-    """Load local images into every node's containerd (k8s.io namespace)."""
-    _cluster().copy_image(_action_context(ctx), images)
+def copy_image_cmd(
+    ctx: typer.Context, images: Annotated[List[str], typer.Argument(help="Local image names.")],
+    node: Annotated[Optional[List[str]], typer.Option("--node", help="Only into this node (repeatable).",
+                                                      autocompletion=_from_engine(completion.node_names))] = None,
+) -> None:
+    """Load local images into every node's containerd (k8s.io namespace), or only into --node ones."""
+    _cluster().copy_image(_action_context(ctx), images, nodes=node or ())
 
 
 # --- diagnostics ----------------------------------------------------------------------------
@@ -379,7 +387,8 @@ app.add_typer(export_app, name="export")
 
 _SELECTED_BY = "CLUSTER_ID/DIND_LABEL"
 ContextOpt = Annotated[Optional[str], typer.Option(
-    "--name", help="The cluster's context (see `list`); default: the one CLUSTER_ID/DIND_LABEL select.")]
+    "--name", help="The cluster's context (see `list`); default: the one CLUSTER_ID/DIND_LABEL select.",
+    autocompletion=_from_engine(completion.contexts))]
 
 
 @command("list")

@@ -154,13 +154,13 @@ def print_cluster_info(ctx: ActionContext) -> None:
           f"Pod CIDR(s): {' '.join(plan.pod_network_cidrs)}", file=sys.stdout, flush=True)
 
 
-def copy_image(ctx: ActionContext, images: Sequence[str]) -> None:
+def copy_image(ctx: ActionContext, images: Sequence[str], nodes: Sequence[str] = ()) -> None:
     from dind_cluster.backend.transfer import copy_image as copy
 
     def report(node: str, ref: str, imported: bool) -> None:
         ctx.progress.line(f"  {node}: {ref} " + ("loaded" if imported else "already there"))
 
     with ctx.progress.step(f"Copying {', '.join(images)} into the nodes"):
-        copy(ctx.client, ctx.plan, images, progress=report)
+        copy(ctx.client, ctx.plan, images, progress=report, only=nodes)
 
 

@@ -7,6 +7,7 @@ removes only what it built itself.
 """
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ import yaml
 import clusters
 import wheels
 from clusters import free_cluster_id, remove_cluster
+from dind_cluster.backend.containers import exec_in, tar_of
 from dind_cluster.backend.ourimages import our_images
 from dind_cluster.images import IMAGE_LABEL
 
@@ -115,6 +117,20 @@ def test_export_kubeconfig_brings_back_a_deleted_context(tool, cluster, elsewher
     got = clusters.kubectl(cluster, cluster["_CONTEXT"], "get", "nodes", "-o", "name")
     assert got.returncode == 0, got.stderr
     assert oct(Path(cluster["KUBECONFIG"]).stat().st_mode & 0o777) == "0o600"
+
+
+def test_copy_image_into_one_named_node_only(engine, module_scope, tool, cluster, elsewhere):
+    context = tar_of({"/Dockerfile": "FROM scratch\nCOPY hello /hello\n", "/hello": module_scope.value})
+    tag = f"dind-cluster-testtiny:{module_scope.value}"
+    engine.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=tag, labels=module_scope.labels, rm=True)
+    master, worker = (f"kube-{n}-cluster-{cluster['CLUSTER_ID']}" for n in ("master", "node-1"))
+    run(tool, cluster, elsewhere, "copy-image", "--node", worker, tag)
+    listed = {n: exec_in(engine.containers.get(n), ["ctr", "-n", "k8s.io", "images", "ls", "-q"])[1] for n in (master, worker)}
+    assert tag in listed[worker] and tag not in listed[master]
+    wrong = subprocess.run([str(tool), "copy-image", "--node", "kube-node-9", tag], env=cluster, cwd=elsewhere,
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 1
+    assert wrong.stderr.splitlines()[-1].startswith("ERROR: --node: kube-node-9 is not a running node of cluster")
 
 
 def test_clean_images_removes_the_clusters_and_the_images_it_built_and_nothing_else(

@@ -3,6 +3,7 @@ and virtual environments outside the checkout that install it with pip from that
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,11 +19,22 @@ def _pip(*args: str, cwd: Path) -> None:
         raise AssertionError(f"pip {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
 
 
+def _not_sources(directory: str, names: list) -> set:
+    skip = {n for n in names if n in (".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis")
+            or n.endswith(".egg-info")}
+    if Path(directory) == REPO / "build":
+        skip |= {n for n in names if n == "lib" or n.startswith("bdist.")}
+    return skip
+
+
 @functools.lru_cache(maxsize=None)
 def wheelhouse() -> Path:
     """A directory holding the project's wheel, built from the checkout, and its dependencies'."""
     house = Path(tempfile.mkdtemp(prefix="dind-wheelhouse-"))
-    _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(house), str(REPO), cwd=house)
+    # From a copy: setuptools keeps build/lib in the source tree, and stale files there would ship.
+    source = house / "source"
+    shutil.copytree(REPO, source, ignore=_not_sources)
+    _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(house), str(source), cwd=house)
     [wheel] = house.glob("dind_cluster-*.whl")
     _pip("wheel", "--quiet", "--wheel-dir", str(house), str(wheel), cwd=house)
     return house

@@ -1,3 +1,0 @@
-"""dind-cluster: multi-node Kubernetes clusters made of Docker containers."""
-
-__version__ = "0.1.0"

@@ -1,3 +1,0 @@
-from dind_cluster.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""The steps of `up` and friends: each small, each run inside a progress line."""

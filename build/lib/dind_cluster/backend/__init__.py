@@ -1,1 +1,0 @@
-"""The Docker edge: the only package that imports the docker SDK."""

@@ -15,7 +15,7 @@ from typing import Annotated, Callable, List, Optional
 
 import typer
 
-from dind_cluster import completion, settings as settings_mod
+from dind_cluster import completion, help_examples, settings as settings_mod
 from dind_cluster.errors import DindError
 from dind_cluster.ui import Progress, format_error
 
@@ -50,6 +50,8 @@ _VERBOSE = [False]
 
 def command(name: str, **kwargs) -> Callable:
     """Register a subcommand behind the error boundary."""
+    if name in help_examples.EXAMPLES:
+        kwargs.setdefault("epilog", help_examples.epilog(name))
     return lambda func: app.command(name, **kwargs)(_boundary(func))
 
 
@@ -124,6 +126,17 @@ def _main(
         environ=dict(os.environ), flags=flags, env_file=env_file,
         progress=Progress(quiet=quiet, verbose=verbose), verbose=verbose,
     )
+    _show_commands(ctx.obj.progress if verbose else None)
+
+
+def _show_commands(progress: Optional[Progress]) -> None:
+    """-v: every command run in a node is shown under its step (docker is imported only then)."""
+    if progress is not None:
+        from dind_cluster.backend.containers import show_commands
+
+        show_commands(progress.command)
+    elif "dind_cluster.backend.containers" in sys.modules:
+        sys.modules["dind_cluster.backend.containers"].show_commands(None)
 
 
 def _session(ctx: typer.Context) -> Session:
@@ -402,7 +415,7 @@ def list_cmd(ctx: typer.Context,
     typer.echo(json.dumps([listing.as_json(c) for c in clusters], indent=2) if as_json else listing.table(clusters))
 
 
-@get_app.command("kubeconfig")
+@get_app.command("kubeconfig", epilog=help_examples.epilog("get kubeconfig"))
 @_boundary
 def get_kubeconfig_cmd(
     ctx: typer.Context, name: ContextOpt = None,
@@ -418,7 +431,7 @@ def get_kubeconfig_cmd(
     typer.echo(kubeconfigs.as_yaml(entry), nl=False)
 
 
-@export_app.command("kubeconfig")
+@export_app.command("kubeconfig", epilog=help_examples.epilog("export kubeconfig"))
 @_boundary
 def export_kubeconfig_cmd(ctx: typer.Context, name: ContextOpt = None) -> None:
     """Merge the cluster's context into the kubeconfig again (KUBECONFIG, else ~/.kube/config)."""

@@ -27,6 +27,7 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     else:
         fresh_up(ctx, retain=retain)
     print_cluster_info(ctx)
+    print_summary(ctx)
 
 
 def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = (), finish: bool = True) -> None:
@@ -152,6 +153,12 @@ def print_cluster_info(ctx: ActionContext) -> None:
     print(f"Network Mode: {plan.ip_mode}\nCluster context: {plan.context}\nCluster ID: {plan.cluster_id}\n"
           f"Management CIDR(s): {' '.join(mgmt)}\nService CIDR/mode: {plan.service_cidr}/{plan.service_net_mode}\n"
           f"Pod CIDR(s): {' '.join(plan.pod_network_cidrs)}", file=sys.stdout, flush=True)
+
+
+def print_summary(ctx: ActionContext) -> None:
+    from dind_cluster.actions.summary import up_summary
+
+    print(up_summary(ctx.plan, backend.master_port(ctx.client, ctx.plan)), file=sys.stdout, flush=True)
 
 
 def copy_image(ctx: ActionContext, images: Sequence[str], nodes: Sequence[str] = ()) -> None:

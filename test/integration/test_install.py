@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -64,8 +65,12 @@ def built(engine, tool, env, elsewhere) -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster(built, tool, env, elsewhere):
-    run(tool, env, elsewhere, "up")
+def brought_up(built, tool, env, elsewhere) -> subprocess.CompletedProcess:
+    return run(tool, env, elsewhere, "-v", "up")
+
+
+@pytest.fixture(scope="module")
+def cluster(brought_up, env):
     return env
 
 
@@ -80,6 +85,19 @@ def test_build_image_from_the_wheel_makes_a_node_image(engine, built):
     image = engine.images.get(built)
     assert image.labels[IMAGE_LABEL] == "node"
     assert built.startswith(f"dind-cluster-node:{K8S_VERSION}-")
+
+
+def test_verbose_up_shows_step_durations_and_commands_and_ends_with_a_summary(brought_up, cluster):
+    err = brought_up.stderr.splitlines()
+    master = f"kube-master-cluster-{cluster['CLUSTER_ID']}"
+    assert f"• Running kubeadm init on {master}" in err  # not a terminal: start and end are plain lines
+    assert any(re.fullmatch(rf"✓ Running kubeadm init on {master} \(\d+\.\ds\)", line) for line in err)
+    assert f"{master}$ systemctl is-system-running" in err  # every command run in a node, once per step
+    assert sum(line.startswith(f"{master}$ kubeadm init") for line in err) == 1
+    summary = brought_up.stdout.splitlines()[-4:]
+    assert summary[0].startswith(f"Cluster {cluster['_CONTEXT']} is up: 2 node(s)")
+    assert summary[1].split()[2:5] == ["kubectl", "--context", cluster["_CONTEXT"]]
+    assert f"CLUSTER_ID={cluster['CLUSTER_ID']} dind-cluster down" in summary[3]
 
 
 def test_list_shows_the_cluster_running_with_its_nodes_and_apiserver(tool, cluster, elsewhere):

@@ -73,3 +73,4 @@ def test_contexts_ids_and_nodes_complete_from_the_engines_clusters(engine_cluste
     assert completion.cluster_ids({}, "") == [("10", "dind-cluster-10")]
     assert [v for v, _ in completion.node_names({}, "kube-node")] == ["kube-node-1-cluster-10"]
     assert ("kube-master", "master of dind") in completion.node_names({}, "")
+

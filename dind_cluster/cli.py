@@ -15,7 +15,7 @@ from typing import Annotated, Callable, List, Optional
 
 import typer
 
-from dind_cluster import settings as settings_mod
+from dind_cluster import completion, help_examples, settings as settings_mod
 from dind_cluster.errors import DindError, one_line
 from dind_cluster.ui import Progress, format_error
 
@@ -51,11 +51,17 @@ _VERBOSE = [False]
 
 def command(name: str, **kwargs) -> Callable:
     """Register a subcommand behind the error boundary."""
+    if name in help_examples.EXAMPLES:
+        kwargs.setdefault("epilog", help_examples.epilog(name))
     return lambda func: app.command(name, **kwargs)(_boundary(func))
 
 
+def _from_engine(candidates: Callable) -> Callable:
+    """A completion callback asking the engine that this process's environment names."""
+    return lambda incomplete: candidates(dict(os.environ), incomplete)
+
+
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Multi-node Kubernetes clusters made of Docker containers (kubeadm-dind-cluster, today).",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -104,11 +110,11 @@ def _main(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
     env_file: Annotated[Optional[Path], typer.Option("--env-file", help="dotenv file (above config.sh, below the environment).")] = None,
     nodes: Annotated[Optional[str], typer.Option("--nodes", help="NUM_NODES: number of worker nodes.")] = None,
-    cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.")] = None,
-    ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.")] = None,
+    cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.", autocompletion=_from_engine(completion.cluster_ids))] = None,
+    ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.", autocompletion=completion.ip_modes)] = None,
     label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.")] = None,
-    cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.")] = None,
-    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION: 1.31 to 1.37, e.g. v1.37.1.")] = None,
+    cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.", autocompletion=completion.cni_plugins)] = None,
+    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION: 1.31 to 1.37, e.g. v1.37.1.", autocompletion=completion.k8s_versions)] = None,
     apiserver_port: Annotated[Optional[str], typer.Option("--apiserver-port", help="APISERVER_PORT on host loopback.")] = None,
 ) -> None:
     """Settings: defaults < config.sh < --env-file < environment < these flags."""
@@ -121,6 +127,17 @@ def _main(
         environ=dict(os.environ), flags=flags, env_file=env_file,
         progress=Progress(quiet=quiet, verbose=verbose), verbose=verbose,
     )
+    _show_commands(ctx.obj.progress if verbose else None)
+
+
+def _show_commands(progress: Optional[Progress]) -> None:
+    """-v: every command run in a node is shown under its step (docker is imported only then)."""
+    if progress is not None:
+        from dind_cluster.backend.containers import show_commands
+
+        show_commands(progress.command)
+    elif "dind_cluster.backend.containers" in sys.modules:
+        sys.modules["dind_cluster.backend.containers"].show_commands(None)
 
 
 def _session(ctx: typer.Context) -> Session:
@@ -210,7 +227,11 @@ def doctor_cmd(ctx: typer.Context) -> None:
     """Run the preflight checks of `up` alone: each problem with its fix."""
     from dind_cluster.backend.facts import preflight_problems
 
-    problems = preflight_problems(_action_context(ctx))
+    actions = _action_context(ctx)
+    problems = preflight_problems(actions)
+    from dind_cluster.actions.prune import space_report
+
+    typer.echo(f"• images: {space_report(actions.client)}")
     for problem in problems:
         typer.echo(f"✗ {problem}")
     if problems:
@@ -228,9 +249,17 @@ def down_cmd(ctx: typer.Context) -> None:
 def clean_cmd(
     ctx: typer.Context,
     everything: Annotated[bool, typer.Option("--all", help="Every dind-cluster cluster on this engine.")] = False,
+    images: Annotated[bool, typer.Option("--images", help="Then remove the node, helper and snapshot images "
+                                                          "no remaining cluster uses.")] = False,
 ) -> None:
     """Remove everything carrying this cluster's label (--all: every cluster)."""
-    _cluster().clean(_action_context(ctx), everything=everything)
+    actions = _action_context(ctx)
+    _cluster().clean(actions, everything=everything)
+    if images:
+        from dind_cluster.actions.prune import prune_images
+
+        for image in prune_images(actions.client, actions.progress):
+            typer.echo(f"removed {image.kind} image {', '.join(image.tags) or image.id}")
 
 
 @command("snapshot")
@@ -297,9 +326,13 @@ def join_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: Retai
 
 
 @command("copy-image")
-def copy_image_cmd(ctx: typer.Context, images: Annotated[List[str], typer.Argument(help="Local image names.")]) -> None:
-    """Load local images into every node's containerd (k8s.io namespace)."""
-    _cluster().copy_image(_action_context(ctx), images)
+def copy_image_cmd(
+    ctx: typer.Context, images: Annotated[List[str], typer.Argument(help="Local image names.")],
+    node: Annotated[Optional[List[str]], typer.Option("--node", help="Only into this node (repeatable).",
+                                                      autocompletion=_from_engine(completion.node_names))] = None,
+) -> None:
+    """Load local images into every node's containerd (k8s.io namespace), or only into --node ones."""
+    _cluster().copy_image(_action_context(ctx), images, nodes=node or ())
 
 
 # --- diagnostics ----------------------------------------------------------------------------
@@ -357,6 +390,59 @@ def e2e_cmd(ctx: typer.Context, focus: FocusArg = None, skip: SkipArg = None) ->
 def e2e_serial_cmd(ctx: typer.Context, focus: FocusArg = None, skip: SkipArg = None) -> None:
     """Run the serial conformance e2e tests \\[focus] \\[skip]."""
     _e2e(ctx, True, focus, skip)
+
+
+# --- finding and reaching clusters (kind's verbs) ---------------------------------------------
+
+get_app = typer.Typer(help="Print things about a cluster (kubeconfig).", no_args_is_help=True)
+export_app = typer.Typer(help="Write things about a cluster to the host (kubeconfig).", no_args_is_help=True)
+app.add_typer(get_app, name="get")
+app.add_typer(export_app, name="export")
+
+_SELECTED_BY = "CLUSTER_ID/DIND_LABEL"
+ContextOpt = Annotated[Optional[str], typer.Option(
+    "--name", help="The cluster's context (see `list`); default: the one CLUSTER_ID/DIND_LABEL select.",
+    autocompletion=_from_engine(completion.contexts))]
+
+
+@command("list")
+def list_cmd(ctx: typer.Context,
+             as_json: Annotated[bool, typer.Option("--json", help="One JSON list, for scripts.")] = False) -> None:
+    """Every cluster on this engine: context, state (running/paused/stopped/down), IP mode, nodes, apiserver."""
+    from dind_cluster.actions import listing
+    from dind_cluster.backend.client import docker_client
+
+    clusters = listing.list_clusters(docker_client(_session(ctx).environ))
+    typer.echo(json.dumps([listing.as_json(c) for c in clusters], indent=2) if as_json else listing.table(clusters))
+
+
+@get_app.command("kubeconfig", epilog=help_examples.epilog("get kubeconfig"))
+@_boundary
+def get_kubeconfig_cmd(
+    ctx: typer.Context, name: ContextOpt = None,
+    internal: Annotated[bool, typer.Option("--internal", help="Use the master's address on the cluster network "
+                                                              "(for a container on that network).")] = False,
+) -> None:
+    """Print the cluster's kubeconfig (its apiserver on host loopback, or --internal)."""
+    from dind_cluster.actions import kubeconfigs
+
+    actions = _action_context(ctx)
+    entry = kubeconfigs.cluster_kubeconfig(actions.client, name or actions.plan.context, internal=internal,
+                                           variable="--name" if name else _SELECTED_BY)
+    typer.echo(kubeconfigs.as_yaml(entry), nl=False)
+
+
+@export_app.command("kubeconfig", epilog=help_examples.epilog("export kubeconfig"))
+@_boundary
+def export_kubeconfig_cmd(ctx: typer.Context, name: ContextOpt = None) -> None:
+    """Merge the cluster's context into the kubeconfig again (KUBECONFIG, else ~/.kube/config)."""
+    from dind_cluster.actions import hostconfig, kubeconfigs
+
+    actions = _action_context(ctx)
+    context = name or actions.plan.context
+    entry = kubeconfigs.cluster_kubeconfig(actions.client, context, variable="--name" if name else _SELECTED_BY)
+    path = hostconfig.save_kubeconfig(actions, context, entry, use_context=kubeconfigs.is_default(context))
+    actions.progress.line(f"Set kubectl context {context} in {path}")
 
 
 def main() -> None:

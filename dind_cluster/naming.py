@@ -16,6 +16,7 @@ from .numbers import parse_int
 DEFAULT_DIND_LABEL = "mirantis.kubeadm_dind_cluster_runtime"
 CLUSTER_LABEL = "dind-cluster.io/cluster"
 ROLE_LABEL = "dind-cluster.io/role"
+IP_MODE_LABEL = "dind-cluster.io/ip-mode"  # so that `list` shows a cluster's mode, even when down
 DEFAULT_CLUSTER_KEY = "default"
 MAX_CLUSTER_ID = 254
 
@@ -116,6 +117,21 @@ def nat64_name(suffix: str) -> str:
 
 def context_name(suffix: str) -> str:
     return f"dind{suffix}"
+
+
+def suffix_of_key(cluster_key: str) -> str:
+    """The name suffix of a cluster key (the inverse of Identity.cluster_key)."""
+    return "" if cluster_key == DEFAULT_CLUSTER_KEY else f"-{cluster_key}"
+
+
+def key_of_context(context: str) -> Optional[str]:
+    """The cluster key of a context name (`dind` -> default, `dind-cluster-10` -> cluster-10)."""
+    if context == context_name(""):
+        return DEFAULT_CLUSTER_KEY
+    prefix = context_name("-")
+    if not context.startswith(prefix) or context == prefix:
+        return None
+    return context[len(prefix):]
 
 
 def cluster_labels(identity: Identity) -> dict[str, str]:

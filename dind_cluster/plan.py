@@ -156,7 +156,7 @@ def make_plan(values: Mapping[str, str]) -> ClusterPlan:
         kubeadm_pod_subnet=None if cni in check.IPV6_CNI_PLUGINS else str(pods[0]),
         advertise_address=master_ip,
         apiserver_host="127.0.0.1" if service.version == 4 else "::1",
-        labels=naming.cluster_labels(ident), warnings=warnings)
+        labels={**naming.cluster_labels(ident), naming.IP_MODE_LABEL: mode}, warnings=warnings)
 
 
 def _management(v: _Values, mode: str, cluster_id: int) -> tuple[str, list[IPNetwork]]:

@@ -21,9 +21,6 @@ from dataclasses import dataclass
 
 from dind_cluster.errors import ConfigError
 
-DEFAULT_K8S_VERSION = "v1.37.1"  # the newest patch of the newest minor
-
-
 @dataclass(frozen=True)
 class Minor:
     """What one Kubernetes minor needs from us."""
@@ -31,18 +28,22 @@ class Minor:
     kubeadm_api: str         # the kubeadm config API version we render for it
     pause: str               # the sandbox image tag its kubeadm expects
     maintained: bool         # still patched upstream (README table)
+    release: str             # the patch release we pin for it (fixed/ scripts, completion)
 
 
 MINORS = {
-    31: Minor("v1beta4", "3.10", False),
-    32: Minor("v1beta4", "3.10", False),
-    33: Minor("v1beta4", "3.10", False),
-    34: Minor("v1beta4", "3.10.1", False),
-    35: Minor("v1beta4", "3.10.1", True),
-    36: Minor("v1beta4", "3.10.2", True),
-    37: Minor("v1beta4", "3.10.2", True),
+    31: Minor("v1beta4", "3.10", False, "v1.31.14"),
+    32: Minor("v1beta4", "3.10", False, "v1.32.10"),
+    33: Minor("v1beta4", "3.10", False, "v1.33.10"),
+    34: Minor("v1beta4", "3.10.1", False, "v1.34.9"),
+    35: Minor("v1beta4", "3.10.1", True, "v1.35.9"),
+    36: Minor("v1beta4", "3.10.2", True, "v1.36.4"),
+    37: Minor("v1beta4", "3.10.2", True, "v1.37.1"),
 }
 OLDEST, NEWEST = min(MINORS), max(MINORS)
+# "1.37" -> "v1.37.1": each minor's pinned patch release
+PINNED = {f"1.{minor}": facts.release for minor, facts in MINORS.items()}
+DEFAULT_K8S_VERSION = PINNED[f"1.{NEWEST}"]  # the newest patch of the newest minor
 PAUSE_REPOSITORY = "registry.k8s.io/pause"
 SUPPORTED = f"supported: 1.{OLDEST} to 1.{NEWEST} (e.g. {DEFAULT_K8S_VERSION})"
 

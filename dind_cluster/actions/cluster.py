@@ -27,6 +27,7 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     else:
         fresh_up(ctx, retain=retain)
     print_cluster_info(ctx)
+    print_summary(ctx)
 
 
 def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = (), finish: bool = True) -> None:
@@ -156,13 +157,19 @@ def print_cluster_info(ctx: ActionContext) -> None:
           f"Pod CIDR(s): {' '.join(plan.pod_network_cidrs)}", file=sys.stdout, flush=True)
 
 
-def copy_image(ctx: ActionContext, images: Sequence[str]) -> None:
+def print_summary(ctx: ActionContext) -> None:
+    from dind_cluster.actions.summary import up_summary
+
+    print(up_summary(ctx.plan, backend.master_port(ctx.client, ctx.plan)), file=sys.stdout, flush=True)
+
+
+def copy_image(ctx: ActionContext, images: Sequence[str], nodes: Sequence[str] = ()) -> None:
     from dind_cluster.backend.transfer import copy_image as copy
 
     def report(node: str, ref: str, imported: bool) -> None:
         ctx.progress.line(f"  {node}: {ref} " + ("loaded" if imported else "already there"))
 
     with ctx.progress.step(f"Copying {', '.join(images)} into the nodes"):
-        copy(ctx.client, ctx.plan, images, progress=report)
+        copy(ctx.client, ctx.plan, images, progress=report, only=nodes)
 
 

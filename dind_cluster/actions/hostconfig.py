@@ -24,10 +24,15 @@ def export_kubeconfig(ctx: ActionContext, master, port: int) -> Path:
     _, admin_conf = exec_in(master, ["cat", ADMIN_CONF])
     server = kubeconfig.server_url(ctx.plan.apiserver_host, port)
     entry = kubeconfig.cluster_entry(admin_conf, ctx.plan.context, server)
-    path = kubeconfig.kubeconfig_path(ctx.environ)
     # Only the default cluster becomes the current context, as in the original.
-    kubeconfig.merge_into(path, entry, use_context=ctx.plan.dind_label == DEFAULT_DIND_LABEL)
-    kubeconfig.write_standalone(kubectl_dir(ctx), ctx.plan.context, entry)
+    return save_kubeconfig(ctx, ctx.plan.context, entry, use_context=ctx.plan.dind_label == DEFAULT_DIND_LABEL)
+
+
+def save_kubeconfig(ctx: ActionContext, context: str, entry: dict, use_context: bool) -> Path:
+    """Merge the entry into the user's kubeconfig and keep it alone in KUBECTL_DIR."""
+    path = kubeconfig.kubeconfig_path(ctx.environ)
+    kubeconfig.merge_into(path, entry, use_context=use_context)
+    kubeconfig.write_standalone(kubectl_dir(ctx), context, entry)
     return path
 
 

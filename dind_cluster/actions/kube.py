@@ -27,7 +27,7 @@ def kubectl(master, *args: str, check: bool = True) -> tuple:
 
 def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
     """exec_in, shown with -v: the commands `up` runs in nodes are part of what it explains."""
-    ctx.progress.detail(f"{container.name}$ {' '.join(argv)}")
+    ctx.progress.command(container.name, argv)
     return exec_in(container, list(argv))
 
 

@@ -50,10 +50,20 @@ def put_files(container, files: Mapping[str, Content], mode: int = 0o644) -> Non
             raise DockerError(f"writing files into {container.name} was refused")
 
 
+_observer: list = [None]  # with -v, the CLI's callback(container name, argv) for every command run
+
+
+def show_commands(observer: Optional[Callable[[str, list], None]]) -> None:
+    """Have `observer` told of every command run in a container from now on (None: stop)."""
+    _observer[0] = observer
+
+
 def exec_in(container, argv: list, *, stdin: Stdin = None,
             environment: Optional[Mapping[str, str]] = None, check: bool = True) -> tuple:
     """Run argv in a container; returns (exit code, output with stderr merged)."""
     argv = [str(a) for a in argv]
+    if _observer[0] is not None:
+        _observer[0](container.name, argv)
     env = dict(environment or {})
     with docker_errors(f"running '{' '.join(argv)}' in {container.name}"):
         if stdin is None:

@@ -16,13 +16,13 @@ from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
 from dind_cluster.backend.preload import preload_and_commit
 from dind_cluster.errors import ConfigError, DindError, DockerError
+from dind_cluster.paths import image_dir
 from dind_cluster.versions import pause_image
-from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs,
-                                 KubeadmImages, NodeImageSettings,
+from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs, KubeadmImages, NodeImageSettings,
                                  archive_names, content_hash, context_plan, image_labels,
                                  node_image_settings, node_image_tag, release_arch)
 
-IMAGE_DIR = Path(__file__).resolve().parents[2] / "image"
+IMAGE_DIR = image_dir()
 NODE_FILES = ("Dockerfile", "packages.txt", "install-packages.sh", "setup.sh")
 Progress = Optional[Callable[[str], None]]
 
@@ -119,7 +119,7 @@ def image_files(root: Path) -> Dict[str, Tuple[str, int]]:
     missing = [name for name in NODE_FILES if not (root / name).is_file()]
     if missing:
         raise DindError(f"the node image's {', '.join(missing)} missing in {root}",
-                        "run dind-cluster from a full checkout of the project")
+                        "reinstall dind-cluster (its wheel carries image/) or run it from a full checkout")
     paths = [root / name for name in NODE_FILES] + sorted((root / "rootfs").rglob("*"))
     return {p.relative_to(root).as_posix(): (str(p), p.stat().st_mode & 0o777)
             for p in paths if p.is_file()}

@@ -11,7 +11,7 @@ import docker.errors
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in
 from dind_cluster.backend.nodes import node_containers
-from dind_cluster.errors import DockerError
+from dind_cluster.errors import ConfigError, DockerError
 from dind_cluster.images import CTR
 from dind_cluster.parallel import run_all
 from dind_cluster.plan import ClusterPlan
@@ -48,14 +48,20 @@ def parse_ctr_images(text: str) -> dict:
 
 def copy_image(client: docker.DockerClient, plan_or_key: Union[ClusterPlan, str],
                image_refs: Sequence[str],
-               progress: Optional[Callable[[str, str, bool], None]] = None) -> dict:
-    """Copy images into every running node; returns {node name: [refs imported]}.
+               progress: Optional[Callable[[str, str, bool], None]] = None,
+               only: Sequence[str] = ()) -> dict:
+    """Copy images into every running node (or those named in `only`); returns {node name: [refs imported]}.
 
     `progress(node, ref, imported)` is called per node and image (imported False = skipped).
     """
     key = plan_or_key if isinstance(plan_or_key, str) else plan_or_key.cluster_key
     ids = {ref: _image_id(client, ref) for ref in image_refs}
     nodes = [c for c in node_containers(client, key) if c.status == "running"]
+    unknown = sorted(set(only) - {c.name for c in nodes})
+    if unknown:
+        raise ConfigError("--node", f"{', '.join(unknown)} is not a running node of cluster '{key}'",
+                          f"running nodes: {', '.join(c.name for c in nodes) or 'none'}")
+    nodes = [c for c in nodes if not only or c.name in only]
     if not nodes:
         raise DockerError(f"cluster '{key}' has no running node to copy images into",
                           "run 'dind-cluster up' first")

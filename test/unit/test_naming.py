@@ -82,3 +82,16 @@ def test_labels_carry_our_cluster_key_and_the_original_label_key():
     default = naming.cluster_labels(naming.resolve_identity(None, None))
     assert default == {naming.CLUSTER_LABEL: "default", DEFAULT: ""}
     assert naming.ROLE_LABEL == "dind-cluster.io/role"
+
+
+@pytest.mark.parametrize("label, cluster_id", [("", ""), ("", "10"), ("foo", ""), ("foo", "3")])
+def test_context_names_lead_back_to_the_cluster_key(label, cluster_id):
+    ident = naming.resolve_identity(label, cluster_id)
+    context = naming.context_name(ident.suffix)
+    assert naming.key_of_context(context) == ident.cluster_key
+    assert naming.suffix_of_key(ident.cluster_key) == ident.suffix
+
+
+@pytest.mark.parametrize("context", ["kind-foo", "dind-", "", "dindx"])
+def test_names_that_are_not_our_contexts_have_no_cluster_key(context):
+    assert naming.key_of_context(context) is None

@@ -175,7 +175,7 @@ def test_json_document_has_exactly_the_contract_keys():
 
 def test_plan_labels_mark_the_cluster_and_carry_the_original_label():
     assert make_plan({"CLUSTER_ID": "10"}).labels == {
-        naming.CLUSTER_LABEL: "cluster-10", "cluster-10": ""}
+        naming.CLUSTER_LABEL: "cluster-10", "cluster-10": "", naming.IP_MODE_LABEL: "ipv4"}
 
 
 @pytest.mark.parametrize("values, hairpin", [

@@ -129,6 +129,7 @@ def publish_kubeconfig(ctx: ActionContext, master) -> None:
 def check_values(ctx: ActionContext, waits: bool = True) -> None:
     """Settings read late in a run are checked before anything is created."""
     wanted_port(ctx)
+    kube.kubeadm_patches(ctx)
     if waits:
         wait_timeout(ctx)
 

@@ -5,9 +5,9 @@ Other clusters, contexts and users in the file are kept; the file stays mode 060
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -65,16 +65,34 @@ def without(existing: dict, context: str) -> dict:
     return result
 
 
+LOCK_WAIT = 10.0  # seconds a merge waits for another writer (kubectl, another dind-cluster)
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
+    """kubectl's lock (client-go clientcmd): `<kubeconfig>.lock` created exclusively and removed
+    afterwards, so neither kubectl nor another dind-cluster writes the file at the same time."""
+    lock = Path(f"{path}.lock")
+    deadline = time.monotonic() + LOCK_WAIT
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(f"{path}.lock", "w")
     except OSError as exc:
         raise DindError(f"can't write the kubeconfig {path}: {exc.strerror or exc}", _HINT) from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise DindError(f"the kubeconfig {path} stays locked by {lock}",
+                                "remove the lock file if no kubectl or dind-cluster is writing the kubeconfig") from None
+            time.sleep(0.05)
+        except OSError as exc:
+            raise DindError(f"can't write the kubeconfig {path}: {exc.strerror or exc}", _HINT) from None
+    try:
         yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def _load(path: Path) -> dict:

@@ -9,7 +9,10 @@ Settings read from `values`: FEATURE_GATES and KUBELET_FEATURE_GATES (`A=true,B=
 `none`/empty for nothing) and every APISERVER_x_y / CONTROLLER_MANAGER_x_y / SCHEDULER_x_y
 (name part in lowercase letters and underscores as in the original, digits allowed after the
 first character so that flags such as node-cidr-mask-size-ipv4 can be set), which becomes the
-component flag `x-y`.
+component flag `x-y`. With bridge/ptp the controller manager doesn't allocate node pod CIDRs
+(the nodes' CNI configs carry the plan's). `extra` holds the fields that `init`/`join`
+kubeadm-args set (kubeadm_args.py); `patches` names kubeadm_args.PATCHES_DIR for
+DIND_KUBEADM_PATCHES. `pause_image(version)` is the sandbox image kubeadm of that version expects.
 """
 from __future__ import annotations
 

@@ -422,9 +422,8 @@ def test_field_lists_follow_the_standins_minor(tmp_path, version, refused):
 
 
 @pytest.mark.parametrize("minor", sorted(versions.MINORS))
-@pytest.mark.parametrize("mode", PLANS)
-def test_the_tools_rendered_configs_pass_the_field_lists_of_every_supported_minor(tmp_path, minor, mode):
-    plan = PLANS[mode]()
+def test_the_tools_rendered_configs_pass_the_field_lists_of_every_supported_minor(tmp_path, minor):
+    plan = PLANS["dual-stack"]()  # the IP modes render the same fields
     init = kubeadm.render_init_config(plan, {}, k8s_version=f"v1.{minor}.0", cgroup_v1=True)
     join = kubeadm.render_join_config(plan, plan.workers[0], k8s_version=f"v1.{minor}.0", api_endpoint="10.192.0.2:6443",
                                       token=TOKEN, ca_cert_hashes=["sha256:" + "0" * 64])

@@ -53,6 +53,8 @@ fi
 # DIND_K8S_VERSION=v1.37.1   # 1.31 to 1.37 (README: Kubernetes versions)
 # DIND_K8S_BIN_DIR=
 # DIND_K8S_IMAGES_DIR=
+# A directory of kubeadm patch files (kubeadm --patches: target[suffix][+patchtype].json|yaml), applied on every node.
+# DIND_KUBEADM_PATCHES=
 # DIND_BASE_IMAGE=debian:trixie-slim
 # Go on although Docker uses the btrfs storage driver (up refuses it otherwise, as the original).
 # RUN_ON_BTRFS_ANYWAY=

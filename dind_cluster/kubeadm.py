@@ -9,7 +9,10 @@ Settings read from `values`: FEATURE_GATES and KUBELET_FEATURE_GATES (`A=true,B=
 `none`/empty for nothing) and every APISERVER_x_y / CONTROLLER_MANAGER_x_y / SCHEDULER_x_y
 (name part in lowercase letters and underscores as in the original, digits allowed after the
 first character so that flags such as node-cidr-mask-size-ipv4 can be set), which becomes the
-component flag `x-y`.
+component flag `x-y`. With bridge/ptp the controller manager doesn't allocate node pod CIDRs
+(the nodes' CNI configs carry the plan's). `extra` holds the fields that `init`/`join`
+kubeadm-args set (kubeadm_args.py); `patches` names kubeadm_args.PATCHES_DIR for
+DIND_KUBEADM_PATCHES. `pause_image(version)` is the sandbox image kubeadm of that version expects.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from netaddr import IPAddress, IPNetwork
 from dind_cluster import versions
 from dind_cluster.cni import CONFLIST_PLUGINS
 from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.kubeadm_args import PATCHES_DIR
 from dind_cluster.plan import ClusterPlan, NodePlan
 from dind_cluster.templates import render
 from dind_cluster.versions import pause_image  # noqa: F401  (node image: containerd's sandbox image)
@@ -146,14 +150,29 @@ def _kubelet_context(values: Mapping[str, str], cgroup_driver: str, cgroup_v1: b
     }
 
 
-def preflight_flag() -> str:
-    """For kubeadm commands run without our config file (`join` with the user's own arguments)."""
-    return "--ignore-preflight-errors=" + ",".join(PREFLIGHT_IGNORED)
+def _init_extras(plan: ClusterPlan, extra: Mapping, patches: bool) -> dict:
+    """The fields that `init` kubeadm-args (kubeadm_args.INIT_FIELDS) and DIND_KUBEADM_PATCHES set."""
+    token = {"token": extra.get("bootstrap_token", ""), "ttl": extra.get("bootstrap_token_ttl", "")}
+    return {
+        "control_plane_endpoint": extra.get("control_plane_endpoint") or host_port(plan.advertise_address),
+        "dns_domain": extra.get("dns_domain") or DNS_DOMAIN,
+        "cert_sans": list(dict.fromkeys(cert_sans(plan) + list(extra.get("extra_cert_sans", ())))),
+        "init_fields": {"certificateKey": extra.get("certificate_key", "")},
+        "cluster_fields": {"certificatesDir": extra.get("certificates_dir", ""),
+                           "imageRepository": extra.get("image_repository", "")},
+        "kubeadm_feature_gates": parse_feature_gates("kubeadm init --feature-gates",
+                                                     extra.get("kubeadm_feature_gates")),
+        "bootstrap_token": {k: v for k, v in token.items() if v},
+        "skip_phases": list(extra.get("skip_phases", ())),
+        "patches_dir": PATCHES_DIR if patches else "",
+    }
 
 
 def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: str,
-                 cgroup_driver: str = "systemd", cgroup_v1: bool = False) -> dict:
-    """Everything the init templates use, as plain values (also handy for `-v` output)."""
+                 cgroup_driver: str = "systemd", cgroup_v1: bool = False,
+                 extra: Mapping = None, patches: bool = False) -> dict:
+    """Everything the init templates use, as plain values (also handy for `-v` output).
+    `extra`: fields from the `init` kubeadm-args; `patches`: DIND_KUBEADM_PATCHES is set."""
     args = component_args(plan, values)
     return {
         "advertise_address": plan.advertise_address, "api_port": API_PORT,
@@ -162,32 +181,38 @@ def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: s
         "taints": bool(plan.workers),  # a lone master must take pods
         "kubelet_args": {"node-ip": node_ip(plan, plan.master)},
         "kubernetes_version": kubernetes_version(k8s_version),
-        "control_plane_endpoint": host_port(plan.advertise_address),
         "pod_subnet": ",".join(plan.pod_network_cidrs), "service_subnet": plan.service_cidr,
-        "dns_domain": DNS_DOMAIN, "cert_sans": cert_sans(plan),
         "apiserver_args": args["apiserver"],
         "controller_manager_args": args["controller_manager"],
         "scheduler_args": args["scheduler"],
         "dns_svc_ip": plan.dns_svc_ip,
         "proxy_bind_address": "::" if plan.service_net_mode == "ipv6" else "0.0.0.0",
         **_kubelet_context(values, cgroup_driver, cgroup_v1),
+        **_init_extras(plan, extra or {}, patches),
     }
 
 
 def render_init_config(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: str,
-                       cgroup_driver: str = "systemd", cgroup_v1: bool = False) -> str:
+                       cgroup_driver: str = "systemd", cgroup_v1: bool = False,
+                       extra: Mapping = None, patches: bool = False) -> str:
     """/etc/kubeadm/kubeadm.yaml for the master."""
-    context = init_context(plan, values, k8s_version=k8s_version,
-                           cgroup_driver=cgroup_driver, cgroup_v1=cgroup_v1)
+    context = init_context(plan, values, k8s_version=k8s_version, cgroup_driver=cgroup_driver,
+                           cgroup_v1=cgroup_v1, extra=extra, patches=patches)
     return render(f"kubeadm-{api_version_for(k8s_version)}.yaml.j2", **context)
 
 
 def render_join_config(plan: ClusterPlan, node: NodePlan, *, k8s_version: str,
-                       api_endpoint: str, token: str, ca_cert_hashes: Sequence[str]) -> str:
-    """/etc/kubeadm/join.yaml for a worker."""
+                       api_endpoint: str, token: str, ca_cert_hashes: Sequence[str],
+                       extra: Mapping = None, patches: bool = False) -> str:
+    """/etc/kubeadm/join.yaml for a worker. `extra`: fields from the `join` kubeadm-args
+    (kubeadm_args.JOIN_FIELDS; the discovery ones are already in the arguments)."""
+    extra = extra or {}
     return render(
         f"join-{api_version_for(k8s_version)}.yaml.j2",
         api_endpoint=api_endpoint, token=token, ca_cert_hashes=list(ca_cert_hashes),
+        unsafe_skip_ca_verification=extra.get("unsafe_skip_ca_verification") == "true",
+        join_fields={"tlsBootstrapToken": extra.get("tls_bootstrap_token", "")},
+        skip_phases=list(extra.get("skip_phases", ())), patches_dir=PATCHES_DIR if patches else "",
         node_name=node.name, cri_socket=CRI_SOCKET,
         ignore_preflight_errors=list(PREFLIGHT_IGNORED),
         kubelet_args={"node-ip": node_ip(plan, node)},

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from typing import Optional, Sequence
 
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
@@ -13,6 +13,7 @@ from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values,
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
+from dind_cluster.kubeadm_args import KubeadmArgs
 
 
 def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -> None:
@@ -30,7 +31,8 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     print_summary(ctx)
 
 
-def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = (), finish: bool = True) -> None:
+def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[KubeadmArgs] = None,
+             finish: bool = True) -> None:
     """Every step of a new cluster; a failure removes what this run created unless `retain`.
 
     `finish=False` (the `init` command) stops after the master's pod network: no wait, no snapshot.

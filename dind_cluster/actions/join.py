@@ -9,17 +9,22 @@ from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, check_node_setup, node_run_mode, undone_on_failure
 from dind_cluster.backend import nodes as backend
-from dind_cluster.backend.containers import exec_in, wait_for_nodes
+from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError
+from dind_cluster.kubeadm_args import parse as parse_kubeadm_args
 
 
 def init(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> None:
-    """The master alone, with `kubeadm init <kubeadm_args>` (workers come with `join`)."""
-    fresh_up(_with_workers(ctx, 0), retain=retain, init_args=kubeadm_args, finish=False)
+    """The master alone, with `kubeadm init <kubeadm_args>` (workers come with `join`); the
+    arguments become config fields or kubeadm's few --config-compatible flags (kubeadm_args.py)."""
+    args = parse_kubeadm_args("init", kubeadm_args)   # refused before anything is created
+    fresh_up(_with_workers(ctx, 0), retain=retain, init_args=args, finish=False)
 
 
 def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> str:
     """Add one worker to the running cluster: container, kubeadm join, CNI config and routes."""
+    args = parse_kubeadm_args("join", kubeadm_args)
+    kube.kubeadm_patches(ctx)
     existing = backend.node_containers(ctx.client, ctx.plan.cluster_key)
     if not any(c.name == ctx.plan.master.name and c.status == "running" for c in existing):
         raise DindError(f"cluster {ctx.plan.context} has no running master", "run 'dind-cluster up' or 'init' first")
@@ -34,10 +39,7 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
         check_node_setup(ctx, [container])
         master = existing[0]
         with ctx.progress.step(f"Joining {node.name}"):
-            if kubeadm_args:
-                exec_in(container, ["kubeadm", "join", kubeadm.preflight_flag(), *kubeadm_args])
-            else:
-                kube.join_nodes(grown, master, [container], kube.kubeadm_version(master))
+            kube.join_nodes(grown, master, [container], kube.kubeadm_version(master), args)
         if grown.plan.cni_plugin in kube.LOCAL_CNI:
             with ctx.progress.step("Updating CNI configuration and static routes"):
                 everyone = backend.node_containers(ctx.client, ctx.plan.cluster_key)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Sequence
+from pathlib import Path
+from typing import Optional, Sequence
 
-from dind_cluster import cni, kubeadm
+from dind_cluster import cni, kubeadm, kubeadm_args
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend.containers import exec_in, put_files
-from dind_cluster.errors import DindError, Timeout
+from dind_cluster.errors import ConfigError, DindError, Timeout
+from dind_cluster.kubeadm_args import KubeadmArgs
 from dind_cluster.parallel import run_all
 
 KUBEADM_CONFIG = "/etc/kubeadm/kubeadm.yaml"
@@ -37,31 +39,63 @@ def kubeadm_version(master) -> str:
     return out.strip().splitlines()[-1]
 
 
-def init_master(ctx: ActionContext, master, cgroup_v1: bool, extra_args: Sequence[str] = ()) -> str:
-    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version."""
-    version = kubeadm_version(master)
-    config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1)
+def kubeadm_patches(ctx: ActionContext) -> dict:
+    """DIND_KUBEADM_PATCHES (a host directory of kubeadm patch files) as the files to put into each
+    node's PATCHES_DIR; {} when unset. Checked before anything is created."""
+    directory = ctx.value("DIND_KUBEADM_PATCHES")
+    if not directory:
+        return {}
+    root = Path(directory).expanduser()
+    if not root.is_dir():
+        raise ConfigError("DIND_KUBEADM_PATCHES", f"{directory} is not a directory",
+                          "a directory of kubeadm patch files (kubeadm --patches)")
+    names = kubeadm_args.check_patch_names(directory, [p.name for p in root.iterdir() if p.is_file()])
+    return {f"{kubeadm_args.PATCHES_DIR}/{name}": (root / name).read_bytes() for name in names}
+
+
+def _put_config(ctx: ActionContext, node, path: str, config: str, patches: dict) -> None:
     ctx.progress.detail(config)
-    put_files(master, {KUBEADM_CONFIG: config}, mode=0o600)
-    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", *extra_args])
+    put_files(node, {path: config, **patches}, mode=0o600)
+
+
+def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[KubeadmArgs] = None) -> str:
+    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version."""
+    args, patches = args or KubeadmArgs(), kubeadm_patches(ctx)
+    version = kubeadm_version(master)
+    config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1,
+                                        extra=args.fields, patches=bool(patches))
+    _put_config(ctx, master, KUBEADM_CONFIG, config, patches)
+    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}",
+                      *args.flags])
     return version
 
 
+def _discovery(ctx: ActionContext, master, args: KubeadmArgs) -> tuple:
+    """(endpoint, token, CA hashes): the user's `join` arguments where given, else a fresh token."""
+    given = args.fields
+    if given.get("token"):
+        endpoint = given.get("api_endpoint") or kubeadm.host_port(ctx.plan.advertise_address)
+        return endpoint, given["token"], given.get("ca_cert_hashes", [])
+    _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
+    return kubeadm.parse_join_command(out)
+
+
 def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
-               extra_args: Sequence[str] = ()) -> None:
-    """Join workers in parallel with a fresh bootstrap token."""
+               args: Optional[KubeadmArgs] = None) -> None:
+    """Join workers in parallel (with a fresh bootstrap token unless the arguments bring one)."""
     if not workers:
         return
-    _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
-    endpoint, token, hashes = kubeadm.parse_join_command(out)
+    args, patches = args or KubeadmArgs(), kubeadm_patches(ctx)
+    endpoint, token, hashes = _discovery(ctx, master, args)
     by_name = {node.name: node for node in ctx.plan.nodes}
 
     def join(container) -> None:
         config = kubeadm.render_join_config(ctx.plan, by_name[container.name], k8s_version=version,
-                                            api_endpoint=endpoint, token=token, ca_cert_hashes=hashes)
-        ctx.progress.detail(config)
-        put_files(container, {JOIN_CONFIG: config}, mode=0o600)
-        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", *extra_args])
+                                            api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
+                                            extra=args.fields, patches=bool(patches))
+        _put_config(ctx, container, JOIN_CONFIG, config, patches)
+        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}",
+                             *args.flags])
 
     run_all(join, workers)
 

@@ -141,6 +141,7 @@ def check_values(ctx: ActionContext, waits: bool = True) -> None:
     the run ends by writing (a broken one must not roll back a finished cluster)."""
     kubeconfig.check_usable(kubeconfig.kubeconfig_path(ctx.environ))
     wanted_port(ctx)
+    kube.kubeadm_patches(ctx)
     if waits:
         wait_timeout(ctx)
 

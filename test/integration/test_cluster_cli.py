@@ -53,6 +53,27 @@ def test_up_ends_with_the_host_kubectl_listing_every_node(cluster):
     assert oct(config.stat().st_mode & 0o777) == "0o600"
 
 
+def test_each_nodes_recorded_pod_cidr_is_its_cni_configs_or_none(engine, cluster):
+    # bridge/ptp: the plan's per-node ranges are in the CNI config; the controller manager must not
+    # record others in spec.podCIDR (the stand-in allocates as the controller manager would if let)
+    items = json.loads(kubectl(cluster, "get", "nodes", "-o", "json").stdout)["items"]
+    for item in items:
+        _, text = exec_in(engine.containers.get(item["metadata"]["name"]), ["cat", "/etc/cni/net.d/10-dindnet.conflist"])
+        subnets = [r[0]["subnet"] for r in json.loads(text)["plugins"][0]["ipam"]["ranges"]]
+        assert item["spec"].get("podCIDRs", subnets) == subnets, item["metadata"]["name"]
+    assert all("podCIDR" not in item["spec"] for item in items)
+
+
+def test_host_kubectl_1_37_waits_for_the_nodes_and_switches_contexts(cluster):
+    context = f"dind-cluster-{cluster['CLUSTER_ID']}"
+    waited = kubectl(cluster, "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
+    assert waited.returncode == 0 and waited.stdout.count("condition met") == 3, waited.stderr
+    assert kubectl(cluster, "config", "use-context", context).returncode == 0
+    assert kubectl(cluster, "config", "current-context").stdout.strip() == context
+    version = kubectl(cluster, "version")
+    assert "Client Version: v1.37" in version.stdout and "skew" not in version.stderr, version.stdout + version.stderr
+
+
 def test_pods_on_different_nodes_reach_each_other_through_the_real_cni_plugins(engine, cluster):
     ping_between_test_pods([engine.containers.get(name) for name in node_names(cluster)])
 

@@ -124,3 +124,40 @@ def test_a_failed_write_leaves_no_temp_file(tmp_path):
     with pytest.raises(yaml.representer.RepresenterError):
         kubeconfig._write(path, {"bad": object()})
     assert list(tmp_path.iterdir()) == []
+
+
+def entry():
+    return kubeconfig.cluster_entry(ADMIN_CONF, "dind", "https://127.0.0.1:1111")
+
+
+def test_the_lock_is_kubectls_and_gone_after_a_merge_so_kubectl_config_commands_work(tmp_path):
+    # kubectl (client-go) creates <kubeconfig>.lock exclusively and fails while it exists
+    path = tmp_path / "config"
+    kubeconfig.merge_into(path, entry(), use_context=True)
+    kubeconfig.remove_from(path, "dind")
+    assert not (tmp_path / "config.lock").exists()
+
+
+def test_a_merge_waits_while_kubectl_holds_the_lock(tmp_path):
+    path, lock = tmp_path / "config", tmp_path / "config.lock"
+    lock.write_text("")
+    seen = []
+
+    def kubectl_done():
+        seen.append(path.exists())  # nothing written while kubectl held the lock
+        lock.unlink()
+
+    release = threading.Timer(0.5, kubectl_done)
+    release.start()
+    kubeconfig.merge_into(path, entry(), use_context=True)
+    release.join()
+    assert seen == [False]
+    assert "dind" in path.read_text() and not lock.exists()
+
+
+def test_a_lock_that_stays_is_a_one_line_error_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(kubeconfig, "LOCK_WAIT", 0.3)
+    (tmp_path / "config.lock").write_text("")
+    with pytest.raises(DindError) as err:
+        kubeconfig.merge_into(tmp_path / "config", entry(), use_context=True)
+    assert "config.lock" in err.value.message and "\n" not in err.value.message

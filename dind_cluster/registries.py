@@ -33,6 +33,9 @@ REGISTRY_V6_HOST = 0x300
 ALWAYS_NO_PROXY = ("localhost", "127.0.0.1", "::1", ".svc", ".cluster.local")
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 CONFIGMAP_NAME, CONFIGMAP_NAMESPACE = "local-registry-hosting", "kube-public"
+REGISTRY_LABEL = "dind-cluster.io/registry"    # value: the host port; no cluster label (it is shared)
+REGISTRY_REPOSITORY = "dind-cluster-registry"
+REGISTRY_STORAGE = "/var/lib/docker-registry"
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
                    r"|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
@@ -176,6 +179,15 @@ def local_port(text: Optional[str]) -> int:
         raise ConfigError("DIND_LOCAL_REGISTRY_PORT", f"'{text}' is not a port number",
                           f"use 1..65535 (default {DEFAULT_LOCAL_PORT})")
     return int(text)
+
+
+def container_name(port: int) -> str:
+    """dind-registry for the default port, dind-registry-<port> for another."""
+    return "dind-registry" if port == DEFAULT_LOCAL_PORT else f"dind-registry-{port}"
+
+
+def volume_name(port: int) -> str:
+    return f"{container_name(port)}-data"
 
 
 # ---- redaction ----
@@ -334,3 +346,9 @@ def summary(config: RegistryConfig, plan=None) -> dict:
         "local_registry": {"enabled": config.local.enabled, "port": config.local.port,
                            "from_nodes": f"localhost:{config.local.port}"},
     }
+
+
+def derived_lines(config: RegistryConfig, plan=None) -> list:
+    """`config` lines for what the settings make of the nodes' proxy environment."""
+    where = "nodes' containerd and kubelet"
+    return [f"{name}={value}  ({where})" for name, value in summary(config, plan)["proxy"].items()]

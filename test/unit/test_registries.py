@@ -184,3 +184,31 @@ def test_summary_redacts_proxy_passwords():
 def test_redact_takes_url_passwords_out_of_dumps():
     out = redact_text('Environment="HTTP_PROXY=http://bob:hunter2@p:3128"\nhttps://x.local/ path:1@x\n')
     assert out == 'Environment="HTTP_PROXY=http://bob:[REDACTED]@p:3128"\nhttps://x.local/ path:1@x\n'
+
+
+def test_config_shows_the_proxy_result_redacted_and_json_has_registries():
+    import json
+
+    from typer.testing import CliRunner
+
+    from dind_cluster.cli import app
+
+    env = {"EMBEDDED_CONFIG": "y", "DIND_HTTP_PROXY": "http://bob:hunter2@p:3128", "NUM_NODES": "1"}
+    out = CliRunner().invoke(app, ["config"], env=env)
+    assert out.exit_code == 0, out.output
+    assert "hunter2" not in out.output
+    assert "DIND_HTTP_PROXY=http://bob:[REDACTED]@p:3128  (environment)" in out.output
+    no_proxy = [line for line in out.output.splitlines() if line.startswith("NO_PROXY=")]
+    assert len(no_proxy) == 1 and "10.192.0.0/24" in no_proxy[0] and "kube-node-1" in no_proxy[0]
+    doc = json.loads(CliRunner().invoke(app, ["config", "--json"], env=env).output)
+    assert doc["registries"]["proxy"]["HTTP_PROXY"] == "http://bob:[REDACTED]@p:3128"
+
+
+def test_bad_registry_setting_is_one_error_line_from_config():
+    from typer.testing import CliRunner
+
+    from dind_cluster.cli import app
+
+    out = CliRunner().invoke(app, ["config"], env={"EMBEDDED_CONFIG": "y", "DIND_REGISTRY_MIRROR": "mirror:5000"})
+    assert out.exit_code == 1
+    assert out.output.strip().splitlines()[0].startswith("ERROR: DIND_REGISTRY_MIRROR: 'mirror:5000' is not a URL;")

@@ -219,6 +219,12 @@ def proxy_env(proxy: Proxy, plan=None, extra: Sequence[str] = ()) -> dict:
     return {**env, **{k.lower(): v for k, v in env.items()}}
 
 
+def urllib_proxies(proxy: Proxy) -> Optional[dict]:
+    """{"http": …, "https": …} for the host's own downloads; None: the process environment decides."""
+    found = {scheme: url for scheme, url in (("http", proxy.http), ("https", proxy.https)) if url}
+    return found or None
+
+
 def _systemd_quote(item: str) -> str:
     """One Environment= item: in double quotes, `\\` and `"` escaped, `%` doubled (a specifier)."""
     return '"' + item.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'

@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Optional
 
 import docker
 
-from dind_cluster import helpers64 as pure
+from dind_cluster import helpers64 as pure, registries
 from dind_cluster.backend import helper_images
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, run_once, wait_until
@@ -37,7 +37,8 @@ def ensure_helpers(client: docker.DockerClient, plan: ClusterPlan, environ: Mapp
         return []
     created = created if created is not None else Created()
     base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
-    tags = {role: ensure_helper_image(client, role, base, progress) for role in (NAT64, DNS64)}
+    build_env = registries.proxy_env(registries.parse_proxy(environ))   # apt behind a proxy
+    tags = {role: ensure_helper_image(client, role, base, progress, build_env) for role in (NAT64, DNS64)}
     helpers = [_ensure_helper(client, plan, role, tags[role], created) for role in tags]
     for container in helpers:
         wait_for_helper(container)
@@ -68,9 +69,9 @@ def helper_image_tag(client: docker.DockerClient, role: str, base: str) -> str:
 
 
 def ensure_helper_image(client: docker.DockerClient, role: str, base: str,
-                        progress: Progress = None) -> str:
+                        progress: Progress = None, build_env: Optional[Mapping[str, str]] = None) -> str:
     """The helper image's tag, built FROM `base` when missing (Debian packages via apt)."""
-    return helper_images.ensure_image(client, CONTEXT_DIRS[role], REPOSITORIES[role], base, progress)
+    return helper_images.ensure_image(client, CONTEXT_DIRS[role], REPOSITORIES[role], base, progress, build_env)
 
 
 # ---- containers ----

@@ -203,3 +203,36 @@ def test_failed_download_names_the_url_and_how_to_build_offline(release_server, 
     assert f"{base}/v1.31.4/bin/linux/amd64/kubeadm.sha256" in err.value.message
     assert "DIND_K8S_BIN_DIR" in err.value.hint and "DIND_K8S_IMAGES_DIR" in err.value.hint
     assert "DIND_BASE_IMAGE" in err.value.hint
+
+
+def test_downloads_go_through_the_dind_proxy(tmp_path):
+    """DIND_HTTP_PROXY reaches the host's own downloads: a loopback proxy gets the absolute URLs
+    of a release site that doesn't exist (no traffic leaves the machine)."""
+    from urllib.parse import urlsplit
+
+    root, seen = tmp_path / "www", []
+    publish(root, "v1.31.4", {n: b"data-" + n.encode() for n in ("kubeadm", "kubelet", "kubectl")})
+
+    class Proxy(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(root), **kw)
+
+        def do_GET(self):
+            seen.append(self.path)
+            self.path = urlsplit(self.path).path
+            super().do_GET()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proxies = {"http": f"http://127.0.0.1:{server.server_address[1]}"}
+        got = download_binaries("v1.31.4", "amd64", {"HOME": str(tmp_path)}, base="http://release.invalid",
+                                proxies=proxies)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got["kubectl"].read_bytes() == b"data-kubectl"
+    assert "http://release.invalid/v1.31.4/bin/linux/amd64/kubeadm.sha256" in seen

@@ -119,7 +119,8 @@ def world(engine, module_scope, tmp_path_factory):
                                DIND_LOCAL_REGISTRY="y", DIND_LOCAL_REGISTRY_PORT=str(port),
                                DIND_REGISTRY_MIRROR=f"{l_ip}:5000=http://{m_ip}:5000",
                                DIND_INSECURE_REGISTRIES=json.dumps([f"{z_ip}:5000"]),
-                               DIND_HTTP_PROXY=f"http://{t_ip}:8888", DIND_NO_PROXY="example.internal")
+                               DIND_HTTP_PROXY=f"http://{t_ip}:8888", DIND_HTTPS_PROXY=f"http://{t_ip}:8888",
+                               DIND_NO_PROXY="example.internal")
     key = f"cluster-{cid}"
     w = dict(env=env, key=key, port=port, l_ip=l_ip, m_ip=m_ip, t_ip=t_ip, z_ip=z_ip, z=z, t=t,
              mgmt=str(mgmt), net=f"kubeadm-dind-net-{key}")
@@ -177,7 +178,8 @@ def test_containerd_and_kubelet_carry_the_proxy_and_no_proxy_holds_the_cluster(e
     for node in nodes(engine, world):
         for unit in ("containerd", "kubelet"):
             env = service_env(node, unit)
-            assert env.get("HTTP_PROXY") == env.get("http_proxy") == f"http://{world['t_ip']}:8888", unit
+            for name in ("HTTP_PROXY", "HTTPS_PROXY"):
+                assert env.get(name) == env.get(name.lower()) == f"http://{world['t_ip']}:8888", (unit, name)
             no_proxy = env["NO_PROXY"].split(",")
             for want in ("example.internal", world["mgmt"], "10.244.0.0/16", "10.96.0.0/12", ".svc",
                          ".cluster.local", "localhost", "127.0.0.1", f"kube-master-{world['key']}"):

@@ -12,7 +12,7 @@ import docker.errors
 
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import tar_of
-from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT
+from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT, base_image_id
 from dind_cluster.errors import DockerError
 from dind_cluster.images import HASH_LABEL, IMAGE_LABEL
 
@@ -25,15 +25,10 @@ def context_files(folder: str) -> dict:
     return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
 
 
-def image_tag(client: docker.DockerClient, folder: str, repository: str, base: str) -> str:
+def image_tag(client: docker.DockerClient, folder: str, repository: str, base: str,
+              progress: Progress = None) -> str:
     """<repository>:<12 hex>, from the base image's ID and the context files."""
-    with docker_errors(f"inspecting the base image {base}"):
-        try:
-            base_id = client.images.get(base).id
-        except docker.errors.ImageNotFound:
-            raise DockerError(f"base image {base} is not present for the {folder} image",
-                              "set DIND_BASE_IMAGE to a local Debian image (e.g. the "
-                              "one build/base-image.sh prints)") from None
+    base_id = base_image_id(client, base, progress)    # pulled when missing, like the node image's
     digest = hashlib.sha256(base_id.encode())
     for name, data in context_files(folder).items():
         digest.update(f"\0{name}\0".encode() + data)
@@ -44,7 +39,7 @@ def ensure_image(client: docker.DockerClient, folder: str, repository: str, base
                  progress: Progress = None, build_env: Optional[Mapping[str, str]] = None) -> str:
     """The image's tag, built FROM `base` when missing. `build_env` (the proxy variables) reaches
     apt as build arguments, which Docker keeps out of the image."""
-    tag = image_tag(client, folder, repository, base)
+    tag = image_tag(client, folder, repository, base, progress)
     try:
         with docker_errors(f"inspecting image {tag}", keep=(docker.errors.ImageNotFound,)):
             client.images.get(tag)

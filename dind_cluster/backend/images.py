@@ -67,7 +67,7 @@ def node_image_recipe(client, settings: NodeImageSettings, environ: Mapping[str,
     """Collect the inputs (base image id, binaries, archives, image/ files) and the tag they make."""
     with docker_errors("asking the engine for its architecture"):
         arch = release_arch(client.info().get("Architecture", ""))
-    base_id = _base_image_id(client, settings.base_image, progress)
+    base_id = base_image_id(client, settings.base_image, progress)
     if settings.bin_dir:
         binaries = binaries_from_dir(settings.bin_dir)
     else:
@@ -133,7 +133,7 @@ def _image_exists(client, tag: str) -> bool:
             return False
 
 
-def _base_image_id(client, name: str, progress: Progress) -> str:
+def base_image_id(client, name: str, progress: Progress = None) -> str:
     """The base image's id; pulled when missing (which needs a registry)."""
     with docker_errors(f"looking for the base image {name}"):
         try:

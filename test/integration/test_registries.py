@@ -140,6 +140,15 @@ def world(engine, module_scope, tmp_path_factory):
         remove_cluster(engine, key)
 
 
+def exists(engine, name: str) -> bool:
+    """By name (listing every container races with other tests' containers going away)."""
+    try:
+        engine.containers.get(name)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
 def nodes(engine, w):
     return [engine.containers.get(f"kube-master-{w['key']}"), engine.containers.get(f"kube-node-1-{w['key']}")]
 
@@ -209,7 +218,7 @@ def test_join_gets_the_host_files_and_restore_applies_changed_settings(engine, w
     assert code == 0, out
     grown = {**env, "NUM_NODES": "2"}
     cli(grown, "down")
-    assert reg.container_name(world["port"]) in [c.name for c in engine.containers.list()]  # down keeps it
+    assert exists(engine, reg.container_name(world["port"]))          # down keeps it
     changed = {**grown, "DIND_REGISTRY_MIRROR": ""}
     up = cli(changed, "up")
     assert "snapshot" in up.stderr.lower()
@@ -226,9 +235,9 @@ def test_clean_leaves_the_registry_unless_asked(engine, world):
     world["m"].remove(force=True)                                   # the test's own containers leave first
     engine.networks.get(world["net"]).disconnect(world["t"], force=True)
     cli(env, "clean")
-    assert name in [c.name for c in engine.containers.list()]
+    assert exists(engine, name)
     cli(env, "clean", "--registry")
-    assert name not in [c.name for c in engine.containers.list(all=True)]
+    assert not exists(engine, name)
     assert reg.volume_name(world["port"]) in [v.name for v in engine.volumes.list()]   # data kept
     cli(env, "registry", "down", "--volumes")
     assert reg.volume_name(world["port"]) not in [v.name for v in engine.volumes.list()]
@@ -248,4 +257,17 @@ def test_port_in_use_is_an_error_before_anything_is_created(engine, tmp_path):
             assert errors == [f"ERROR: DIND_LOCAL_REGISTRY_PORT: port {port} on 127.0.0.1 is in use; "
                               "choose a free port, or stop what listens there"], proc.stderr
         assert not any(clusters.owned(engine, f"cluster-{env['CLUSTER_ID']}"))
-        assert reg.container_name(port) not in [c.name for c in engine.containers.list(all=True)]
+        assert not exists(engine, reg.container_name(port))
+
+
+@pytest.mark.parametrize("variable, value", [("DIND_REGISTRY_MIRROR", "mirror.local:5000"),
+                                             ("DIND_INSECURE_REGISTRIES", '["a.local", 5000]'),
+                                             ("DIND_HTTPS_PROXY", "ftp://bob:hunter2@proxy.local")])
+def test_bad_value_is_one_error_line_before_anything_is_created(engine, tmp_path, variable, value):
+    env = clusters.cluster_env(tmp_path, CLUSTER_ID=free_cluster_id(engine, 90, 99), **{variable: value})
+    proc = cli(env, "up", check=False)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and errors[0].startswith(f"ERROR: {variable}: "), proc.stderr
+    assert "hunter2" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not any(clusters.owned(engine, f"cluster-{env['CLUSTER_ID']}"))

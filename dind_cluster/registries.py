@@ -26,9 +26,10 @@ DOCKER_HUB = "docker.io"
 DOCKER_HUB_SERVER = "https://registry-1.docker.io"
 REGISTRY_CONTAINER_PORT = 5000                 # the registry's own port inside its container
 DEFAULT_LOCAL_PORT = 5000
-# The local registry's static address on each cluster network: far above the nodes (which count up
-# from host 2), below the IPv6 helpers' ::100/::200 is not needed since those are IPv6-only clusters'.
-REGISTRY_V4_FROM_TOP = 1                       # the last address before the broadcast
+# The local registry's static address on each cluster network, far from the nodes (which count up
+# from host 2): IPv4 the last address before the broadcast, IPv6 host ::300 (above the IPv6 helpers'
+# ::100 and ::200, beyond any node id). Static, so that a node joining later never finds it taken.
+REGISTRY_V4_FROM_TOP = 1
 REGISTRY_V6_HOST = 0x300
 ALWAYS_NO_PROXY = ("localhost", "127.0.0.1", "::1", ".svc", ".cluster.local")
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")

@@ -1,9 +1,10 @@
 """Registries, mirrors, insecure registries and proxies reach containerd in every node (issue 11).
 
 Real parts, all traffic on this machine: the product's registry image (Debian's docker-registry),
-a second one in pull-through mode as the mirror, Debian's tinyproxy as the proxy, real containerd
-and `ctr` in the nodes reading the host files under containerd's config_path (what the CRI pull
-does for the kubelet), and `docker push` from the host to the published 127.0.0.1 port.
+a second one in pull-through mode as the mirror, Debian's tinyproxy as the proxy, real containerd in
+the nodes pulling through its CRI (ImageService/PullImage, the kubelet's call, over its socket) with
+the host files under its config_path and its own proxy environment, `ctr` reading the same host
+files, and `docker push` from the host to the published 127.0.0.1 port.
 
 One cluster (master + 1 worker) with everything set at once:
 - L, the local registry (DIND_LOCAL_REGISTRY=y) on 127.0.0.1:<free port> and the cluster network;
@@ -94,9 +95,39 @@ def service_env(node, unit: str) -> dict:
     return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
-def pull(node, ref: str, environment=None):
+def ctr_pull(node, ref: str):
+    """`ctr` resolving through the node's host files itself (--hosts-dir), as the issue's recipe says."""
     exec_in(node, ["ctr", "-n", "k8s.io", "images", "rm", ref], check=False)
-    return exec_in(node, ["ctr", "-n", "k8s.io", "images", "pull", CERTS, ref], environment=environment, check=False)
+    return exec_in(node, ["ctr", "-n", "k8s.io", "images", "pull", CERTS, ref], check=False)
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while n > 0x7F:
+        out, n = out + bytes([n & 0x7F | 0x80]), n >> 7
+    return out + bytes([n])
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (the CRI messages used here hold nothing else)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def pull(node, ref: str, timeout: float = 120) -> tuple:
+    """The kubelet's own call: CRI ImageService/PullImage{image: {image: ref}} on the node's containerd
+    socket, so containerd resolves through its config_path and pulls with its own (proxy) environment.
+    Returns (0, reply) or (1, containerd's error)."""
+    import grpc
+
+    exec_in(node, ["ctr", "-n", "k8s.io", "images", "rm", ref], check=False)
+    node.reload()
+    target = f"unix:///proc/{node.attrs['State']['Pid']}/root/run/containerd/containerd.sock"
+    with grpc.insecure_channel(target) as channel:
+        call = channel.unary_unary("/runtime.v1.ImageService/PullImage")
+        try:
+            return 0, call(_field(1, _field(1, ref.encode())), timeout=timeout).decode(errors="replace")
+        except grpc.RpcError as exc:
+            return 1, f"{exc.code()}: {exc.details()}"
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +188,8 @@ def test_every_node_pulls_what_the_host_pushed_by_the_localhost_name(engine, wor
     for node in nodes(engine, world):
         code, out = pull(node, f"localhost:{world['port']}/app:v1")
         assert code == 0, f"{node.name}: {out}"
+        code, out = ctr_pull(node, f"localhost:{world['port']}/app:v1")
+        assert code == 0, f"{node.name}: {out}"
 
 
 def test_mirror_serves_the_pull_and_logs_it(engine, world):
@@ -169,8 +202,7 @@ def test_mirror_serves_the_pull_and_logs_it(engine, world):
 
 def test_listed_insecure_registry_is_pulled_from_through_the_proxy(engine, world):
     for node in nodes(engine, world):
-        proxy = {k: v for k, v in service_env(node, "containerd").items() if k.lower().endswith("_proxy")}
-        code, out = pull(node, f"{world['z_ip']}:5000/outside:v1", environment=proxy)
+        code, out = pull(node, f"{world['z_ip']}:5000/outside:v1")   # Z is on a network nodes can't reach
         assert code == 0, f"{node.name}: {out}"
     logs = wait_logged(world["t"], f"{world['z_ip']}:5000/v2/outside".encode())
     assert f"{world['z_ip']}:5000/v2/outside".encode() in logs, logs[-2000:]

@@ -27,11 +27,13 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
     node = grown.plan.nodes[-1]
     image = existing[0].image.id
     run_mode = node_run_mode(ctx, image)
+    registry_steps.for_cluster(grown)                  # DIND_LOCAL_REGISTRY: running and on the network
     with undone_on_failure(ctx, retain) as created:
         with ctx.progress.step(f"Starting node container {node.name}"):
             container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,),
                                              extra_files=registry_steps.node_files(grown))[0]
             wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT)
+            registry_steps.drop_stale_hosts(grown, [container])   # its image may be the master's snapshot
         master = existing[0]
         with ctx.progress.step(f"Joining {node.name}"):
             if kubeadm_args:

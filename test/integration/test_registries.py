@@ -303,3 +303,28 @@ def test_bad_value_is_one_error_line_before_anything_is_created(engine, tmp_path
     assert len(errors) == 1 and errors[0].startswith(f"ERROR: {variable}: "), proc.stderr
     assert "hunter2" not in proc.stderr and "Traceback" not in proc.stderr
     assert not any(clusters.owned(engine, f"cluster-{env['CLUSTER_ID']}"))
+
+
+def test_registry_sits_on_a_dual_stack_network_at_both_addresses_and_outlives_it(engine, scope):
+    from dind_cluster.backend import nodes as node_backend, registry as backend
+    from dind_cluster.backend.network import ensure_network
+
+    plan = scope.plan(workers=0, dual_stack=True)
+    network = ensure_network(engine, plan)
+    port = free_port()
+    try:
+        container = backend.ensure(engine, port, base_image(), {})
+        addresses = reg.registry_addresses(plan)
+        for _ in range(2):                                   # the second attach finds it in place
+            backend.attach(engine, container, plan.network.name, addresses)
+        container.reload()
+        got = container.attrs["NetworkSettings"]["Networks"][plan.network.name]
+        assert {got["IPAddress"], got["GlobalIPv6Address"]} == set(addresses)
+        assert backend.cluster_networks(engine, container) == [plan.network.name]
+        node_backend.clean(engine, plan.cluster_key)        # the network goes, the registry stays
+        with pytest.raises(docker.errors.NotFound):
+            engine.networks.get(network.id)
+        container.reload()
+        assert container.status == "running" and backend.cluster_networks(engine, container) == []
+    finally:
+        backend.remove(engine, port, volumes=True)

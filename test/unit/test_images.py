@@ -236,3 +236,31 @@ def test_downloads_go_through_the_dind_proxy(tmp_path):
         server.server_close()
     assert got["kubectl"].read_bytes() == b"data-kubectl"
     assert "http://release.invalid/v1.31.4/bin/linux/amd64/kubeadm.sha256" in seen
+
+
+def test_proxy_variables_reach_the_node_image_build_as_build_arguments(tmp_path):
+    """apt in the Dockerfile sees DIND_HTTP_PROXY: Docker's predefined proxy build arguments (kept out
+    of the image). The engine is a create_autospec fake: only the build call is looked at."""
+    from unittest.mock import create_autospec
+
+    import docker
+
+    from dind_cluster import registries
+    from dind_cluster.backend.images import Recipe, build_node_image
+    from dind_cluster.images import NodeImageSettings
+
+    bins = {}
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        bins[name] = tmp_path / name
+        bins[name].write_text("#!/bin/sh\n")
+    client = create_autospec(docker.DockerClient, instance=True)
+    client.api = create_autospec(docker.APIClient, instance=True)
+    client.api.build.return_value = iter([{"stream": "Step 1/1\n"}, {"aux": {"ID": "sha256:abc"}}])
+    settings = NodeImageSettings("v1.31.4", "base:1", str(tmp_path), "none")
+    recipe = Recipe(settings, "amd64", image_files(IMAGE_DIR), bins, (), "0" * 12, "dind-cluster-node:v1.31.4-x")
+    env = registries.proxy_env(registries.parse_proxy({"DIND_HTTP_PROXY": "http://proxy.local:3128"}))
+    build_node_image(client, recipe, build_env=env)
+    args = client.api.build.call_args.kwargs["buildargs"]
+    assert args["BASE_IMAGE"] == "base:1"
+    assert args["http_proxy"] == args["HTTP_PROXY"] == "http://proxy.local:3128"
+    assert "localhost" in args["no_proxy"].split(",")

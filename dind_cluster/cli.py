@@ -134,7 +134,7 @@ def config_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the resolved cluster plan as JSON.")] = False,
 ) -> None:
     """Show the resolved settings (NAME=value  (source)), or the cluster plan with --json."""
-    from dind_cluster import registries
+    from dind_cluster import registries, registry_plan
 
     session = _session(ctx)
     plan = session.plan()  # validate, so that a bad value is reported here too
@@ -142,11 +142,11 @@ def config_cmd(
     if as_json:
         from dind_cluster.plan import plan_to_json
 
-        typer.echo(json.dumps({**plan_to_json(plan), "registries": registries.summary(config, plan)}, indent=2))
+        typer.echo(json.dumps({**plan_to_json(plan), "registries": registry_plan.summary(config, plan)}, indent=2))
         return
     for name, setting in session.settings.listed():
         typer.echo(f"{name}={registries.redact_url(setting.value)}  ({setting.source})")
-    for line in registries.derived_lines(config, plan):
+    for line in registry_plan.derived_lines(config, plan):
         typer.echo(line)
 
 

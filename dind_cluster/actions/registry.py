@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from dind_cluster import registries
+from dind_cluster import registries, registry_plan
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import registry as backend
 from dind_cluster.backend.containers import exec_in
@@ -23,7 +23,7 @@ def check(ctx: ActionContext) -> None:
     cfg = config(ctx)
     if not cfg.local.enabled:
         return
-    registries.check_registry_room(ctx.plan)
+    registry_plan.check_registry_room(ctx.plan)
     running = backend.find(ctx.client, cfg.local.port)
     if (running is None or running.status != "running") and _engine_here(ctx):
         backend.check_port_free(cfg.local.port)
@@ -35,7 +35,7 @@ def _engine_here(ctx: ActionContext) -> bool:
 
 def build_env(ctx: ActionContext) -> dict:
     """The proxy variables for image builds (apt, downloads) and the preload's containerd."""
-    return registries.proxy_env(config(ctx).proxy)
+    return registry_plan.proxy_env(config(ctx).proxy)
 
 
 def up(ctx: ActionContext):
@@ -71,14 +71,14 @@ def for_cluster(ctx: ActionContext) -> None:
     if not config(ctx).local.enabled:
         return
     container = up(ctx)
-    backend.attach(ctx.client, container, ctx.plan.network.name, registries.registry_addresses(ctx.plan))
+    backend.attach(ctx.client, container, ctx.plan.network.name, registry_plan.registry_addresses(ctx.plan))
 
 
 def node_files(ctx: ActionContext) -> dict:
     """{node name: {path: content}} of host files and proxy drop-ins, put in before nodes start."""
     cfg = config(ctx)
-    endpoint = registries.registry_endpoint(ctx.plan) if cfg.local.enabled else None
-    files = registries.node_files(cfg, ctx.plan, endpoint)
+    endpoint = registry_plan.registry_endpoint(ctx.plan) if cfg.local.enabled else None
+    files = registry_plan.node_files(cfg, ctx.plan, endpoint)
     return {node.name: files for node in ctx.plan.nodes}
 
 
@@ -87,7 +87,7 @@ def drop_stale_hosts(ctx: ActionContext, containers: Sequence) -> None:
     files = node_files(ctx)
 
     def clean(container) -> None:
-        exec_in(container, registries.stale_hosts_argv(files.get(container.name, {})))
+        exec_in(container, registry_plan.stale_hosts_argv(files.get(container.name, {})))
 
     run_all(clean, containers)
 
@@ -99,9 +99,9 @@ def publish_configmap(ctx: ActionContext, master) -> None:
         return
     from dind_cluster.actions.kube import kubectl
 
-    manifest = registries.local_registry_configmap(cfg.local.port, registries.registry_endpoint(ctx.plan))
-    with ctx.progress.step(f"Publishing the local registry in {registries.CONFIGMAP_NAMESPACE}/"
-                           f"{registries.CONFIGMAP_NAME}"):
+    manifest = registry_plan.local_registry_configmap(cfg.local.port, registry_plan.registry_endpoint(ctx.plan))
+    with ctx.progress.step(f"Publishing the local registry in {registry_plan.CONFIGMAP_NAMESPACE}/"
+                           f"{registry_plan.CONFIGMAP_NAME}"):
         kubectl(master, "apply", "-f", "-", stdin=manifest.encode())
 
 

@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Optional
 
 import docker
 
-from dind_cluster import helpers64 as pure, registries
+from dind_cluster import helpers64 as pure, registries, registry_plan
 from dind_cluster.backend import helper_images
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, run_once, wait_until
@@ -37,7 +37,7 @@ def ensure_helpers(client: docker.DockerClient, plan: ClusterPlan, environ: Mapp
         return []
     created = created if created is not None else Created()
     base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
-    build_env = registries.proxy_env(registries.parse_proxy(environ))   # apt behind a proxy
+    build_env = registry_plan.proxy_env(registries.parse_proxy(environ))   # apt behind a proxy
     tags = {role: ensure_helper_image(client, role, base, progress, build_env) for role in (NAT64, DNS64)}
     helpers = [_ensure_helper(client, plan, role, tags[role], created) for role in tags]
     for container in helpers:

@@ -11,7 +11,7 @@ from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import docker.errors
 
-from dind_cluster import registries
+from dind_cluster import registries, registry_plan
 from dind_cluster.backend.client import docker_client, docker_errors
 from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
 from dind_cluster.backend.preload import preload_and_commit
@@ -49,10 +49,10 @@ def ensure_node_image(values: Mapping[str, str], environ: Mapping[str, str],
     settings = node_image_settings(values)
     proxy = registries.parse(values).proxy      # proxies don't change the content, so not the tag
     client = docker_client(environ)
-    recipe = node_image_recipe(client, settings, environ, progress, registries.urllib_proxies(proxy))
+    recipe = node_image_recipe(client, settings, environ, progress, registry_plan.urllib_proxies(proxy))
     if not force and _image_exists(client, recipe.tag):
         return recipe.tag
-    return build_node_image(client, recipe, progress, registries.proxy_env(proxy))
+    return build_node_image(client, recipe, progress, registry_plan.proxy_env(proxy))
 
 
 def any_node_image(client) -> Optional[str]:

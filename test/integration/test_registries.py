@@ -28,7 +28,7 @@ import yaml
 import clusters
 from clusters import cli, free_cluster_id, remove_cluster
 from conftest import TEST_LABEL, base_image, free_subnet
-from dind_cluster import registries as reg
+from dind_cluster import registries as reg, registry_plan as rp
 from dind_cluster.backend import helper_images
 from dind_cluster.backend.containers import exec_in, tar_of
 
@@ -314,7 +314,7 @@ def test_registry_sits_on_a_dual_stack_network_at_both_addresses_and_outlives_it
     port = free_port()
     try:
         container = backend.ensure(engine, port, base_image(), {})
-        addresses = reg.registry_addresses(plan)
+        addresses = rp.registry_addresses(plan)
         for _ in range(2):                                   # the second attach finds it in place
             backend.attach(engine, container, plan.network.name, addresses)
         container.reload()

@@ -245,7 +245,7 @@ def test_proxy_variables_reach_the_node_image_build_as_build_arguments(tmp_path)
 
     import docker
 
-    from dind_cluster import registries
+    from dind_cluster import registries, registry_plan
     from dind_cluster.backend.images import Recipe, build_node_image
     from dind_cluster.images import NodeImageSettings
 
@@ -258,7 +258,7 @@ def test_proxy_variables_reach_the_node_image_build_as_build_arguments(tmp_path)
     client.api.build.return_value = iter([{"stream": "Step 1/1\n"}, {"aux": {"ID": "sha256:abc"}}])
     settings = NodeImageSettings("v1.31.4", "base:1", str(tmp_path), "none")
     recipe = Recipe(settings, "amd64", image_files(IMAGE_DIR), bins, (), "0" * 12, "dind-cluster-node:v1.31.4-x")
-    env = registries.proxy_env(registries.parse_proxy({"DIND_HTTP_PROXY": "http://proxy.local:3128"}))
+    env = registry_plan.proxy_env(registries.parse_proxy({"DIND_HTTP_PROXY": "http://proxy.local:3128"}))
     build_node_image(client, recipe, build_env=env)
     args = client.api.build.call_args.kwargs["buildargs"]
     assert args["BASE_IMAGE"] == "base:1"

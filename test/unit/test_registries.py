@@ -3,7 +3,7 @@ import tomllib
 
 import pytest
 
-from dind_cluster import registries as reg
+from dind_cluster import registries as reg, registry_plan as rp
 from dind_cluster.errors import ConfigError
 from dind_cluster.plan import make_plan
 from dind_cluster.redact import redact_text
@@ -96,21 +96,21 @@ def test_local_registry_port(text):
 def test_no_proxy_holds_the_clusters_networks_names_and_loopback():
     plan = make_plan({"NUM_NODES": "1", "CLUSTER_ID": "5"})
     proxy = reg.Proxy("http://p:3128", "", ("corp.local",))
-    env = reg.proxy_env(proxy, plan)
+    env = rp.proxy_env(proxy, plan)
     entries = env["NO_PROXY"].split(",")
     for want in ["corp.local", "10.192.5.0/24", "10.244.0.0/16", "10.96.0.0/12", "kube-master-cluster-5",
                  "kube-node-1-cluster-5", ".svc", ".cluster.local", "localhost", "127.0.0.1", "::1"]:
         assert want in entries
     assert env["no_proxy"] == env["NO_PROXY"] and env["http_proxy"] == env["HTTP_PROXY"] == "http://p:3128"
     assert "HTTPS_PROXY" not in env
-    assert reg.proxy_env(reg.Proxy(), plan) == {}
+    assert rp.proxy_env(reg.Proxy(), plan) == {}
 
 
 def test_dropin_quotes_and_doubles_percent_for_systemd():
-    text = reg.proxy_dropin({"HTTP_PROXY": 'http://u:p%40ss@p:1', "NO_PROXY": "a,b"})
+    text = rp.proxy_dropin({"HTTP_PROXY": 'http://u:p%40ss@p:1', "NO_PROXY": "a,b"})
     assert text.splitlines()[1:] == ["[Service]", 'Environment="HTTP_PROXY=http://u:p%%40ss@p:1"',
                                      'Environment="NO_PROXY=a,b"']
-    assert reg.proxy_dropin({}).splitlines()[1:] == ["[Service]"]   # replaces a drop-in a snapshot kept
+    assert rp.proxy_dropin({}).splitlines()[1:] == ["[Service]"]   # replaces a drop-in a snapshot kept
 
 
 def test_hosts_files_mirror_insecure_and_local_registry():
@@ -118,8 +118,8 @@ def test_hosts_files_mirror_insecure_and_local_registry():
         mirrors=reg.parse_mirrors("http://hub-mirror:5000,10.9.0.9:5000=http://m:5001"),
         insecure=reg.parse_insecure('["10.9.0.9:5000", "plain.local:5000"]'),
         local=reg.LocalRegistry(True, 5111))
-    files = {path: tomllib.loads(text) for path, text in reg.hosts_files(config, "10.192.0.254:5000").items()}
-    d = reg.CERTS_DIR
+    files = {path: tomllib.loads(text) for path, text in rp.hosts_files(config, "10.192.0.254:5000").items()}
+    d = rp.CERTS_DIR
     assert files[f"{d}/docker.io/hosts.toml"] == {
         "server": "https://registry-1.docker.io",
         "host": {"http://hub-mirror:5000": {"capabilities": ["pull", "resolve"]}}}
@@ -136,13 +136,13 @@ def test_hosts_files_mirror_insecure_and_local_registry():
 
 
 def test_nothing_configured_means_no_host_files_and_empty_dropins():
-    files = reg.node_files(reg.RegistryConfig(), make_plan({}))
+    files = rp.node_files(reg.RegistryConfig(), make_plan({}))
     assert sorted(files) == ["/etc/systemd/system/containerd.service.d/30-proxy.conf",
                              "/etc/systemd/system/kubelet.service.d/30-proxy.conf"]
 
 
 def test_stale_host_dirs_are_removed_but_configured_ones_kept():
-    argv = reg.stale_hosts_argv({f"{reg.CERTS_DIR}/docker.io/hosts.toml": "", "/etc/x": ""})
+    argv = rp.stale_hosts_argv({f"{rp.CERTS_DIR}/docker.io/hosts.toml": "", "/etc/x": ""})
     assert argv[:2] == ["sh", "-c"] and '! -name "docker.io"' in argv[2] and "/etc/x" not in argv[2]
 
 
@@ -153,22 +153,22 @@ def test_stale_host_dirs_are_removed_but_configured_ones_kept():
 ])
 def test_registry_addresses_sit_far_from_the_nodes(values, want):
     plan = make_plan(values)
-    assert reg.registry_addresses(plan) == want
-    reg.check_registry_room(plan)
+    assert rp.registry_addresses(plan) == want
+    rp.check_registry_room(plan)
 
 
 def test_registry_address_clash_with_a_node_is_an_error():
     plan = make_plan({"MGMT_CIDRS": "10.50.0.0/29", "NUM_NODES": "3"})   # nodes .2-.5, registry .6
     with pytest.raises(ConfigError) as err:
-        reg.check_registry_room(make_plan({"MGMT_CIDRS": "10.50.0.0/29", "NUM_NODES": "4"}))
+        rp.check_registry_room(make_plan({"MGMT_CIDRS": "10.50.0.0/29", "NUM_NODES": "4"}))
     assert err.value.message.startswith("NUM_NODES: ")
-    reg.check_registry_room(plan)
+    rp.check_registry_room(plan)
 
 
 def test_configmap_follows_kep_1755():
     import yaml
 
-    doc = yaml.safe_load(reg.local_registry_configmap(5111, "10.192.0.254:5000"))
+    doc = yaml.safe_load(rp.local_registry_configmap(5111, "10.192.0.254:5000"))
     assert doc["metadata"] == {"name": "local-registry-hosting", "namespace": "kube-public"}
     assert yaml.safe_load(doc["data"]["localRegistryHosting.v1"]) == {
         "host": "localhost:5111", "hostFromContainerRuntime": "localhost:5111",
@@ -177,7 +177,7 @@ def test_configmap_follows_kep_1755():
 
 def test_summary_redacts_proxy_passwords():
     config = reg.parse({"DIND_HTTP_PROXY": "http://bob:hunter2@p:3128", "DIND_LOCAL_REGISTRY": "y"})
-    text = str(reg.summary(config, make_plan({})))
+    text = str(rp.summary(config, make_plan({})))
     assert "hunter2" not in text and "bob:[REDACTED]@p:3128" in text
 
 

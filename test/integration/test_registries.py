@@ -79,7 +79,8 @@ def proxy_image(engine) -> str:
 
 
 def push_tiny_image(engine, ref: str, payload: str) -> None:
-    """`docker import` of a one-file tar, then `docker push` (127.0.0.0/8 needs no insecure config)."""
+    """`docker import` of a one-file tar, then `docker push` (dockerd treats localhost and 127.0.0.0/8 as
+    insecure: no daemon configuration needed)."""
     repository, tag = ref.rsplit(":", 1)
     engine.api.import_image_from_data(tar_of({"/payload": payload}), repository=repository, tag=tag)
     try:
@@ -156,12 +157,13 @@ def world(engine, module_scope, tmp_path_factory):
     w = dict(env=env, key=key, port=port, l_ip=l_ip, m_ip=m_ip, t_ip=t_ip, z_ip=z_ip, z=z, t=t,
              mgmt=str(mgmt), net=f"kubeadm-dind-net-{key}")
     try:
-        cli(env, "up")
+        assert cli(env, "registry", "up").stdout.strip() == f"localhost:{port}"   # the issue's recipe: first this,
+        cli(env, "up")                                                            # then up reuses it
         net = engine.networks.get(w["net"])
         w["m"] = run_registry(engine, labels, f"dind-test-m-{module_scope.value}", w["net"], m_ip,
                               env={"REGISTRY_PROXY_REMOTEURL": f"http://{l_ip}:5000"})
         net.connect(t, ipv4_address=t_ip)
-        push_tiny_image(engine, f"127.0.0.1:{port}/app:v1", "from the local registry")
+        push_tiny_image(engine, f"localhost:{port}/app:v1", "from the local registry")
         push_tiny_image(engine, f"127.0.0.1:{z_port}/outside:v1", "from behind the proxy")
         yield w
     finally:

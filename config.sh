@@ -69,5 +69,20 @@ fi
 # APISERVER_PORT=
 # DIND_PORT_FORWARDER=
 
+# Registry mirrors: a URL (a mirror of Docker Hub) or REGISTRY=URL, comma-separated; insecure registries
+# (plain HTTP or unverified HTTPS): a JSON list or a comma list. Both become containerd host files in every
+# node at every up, restore and join (docs/registries.md).
+# DIND_REGISTRY_MIRROR=
+# DIND_INSECURE_REGISTRIES=
+# Proxies for the node image build, the nodes' containerd and kubelet; PROPAGATE takes HTTP_PROXY,
+# HTTPS_PROXY and NO_PROXY (either case) from your environment. NO_PROXY gains the cluster's networks.
+# DIND_PROPAGATE_HTTP_PROXY=
+# DIND_HTTP_PROXY=
+# DIND_HTTPS_PROXY=
+# DIND_NO_PROXY=
+# A local registry for `up` (also `dind-cluster registry up`): push localhost:<port>/app, pods pull it.
+# DIND_LOCAL_REGISTRY=
+# DIND_LOCAL_REGISTRY_PORT=5000
+
 # Skip the snapshot after the first up (every up is then a full bring-up).
 # SKIP_SNAPSHOT=

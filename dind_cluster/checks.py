@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping
 
-from . import kubeadm, naming, validation
+from . import kubeadm, naming, registries, validation
 from .errors import ConfigError, ConfigErrors
 from .images import K8S_BINARIES, NO_IMAGES
 from .network import nat64_prefix, parse_cidr
@@ -68,7 +68,9 @@ def _collect(found: List[ConfigError], func: Check, text: str, values: Mapping[s
     try:
         func(text, values)
     except ConfigError as exc:
-        found.append(exc)
+        # one check may serve several variables (registries.parse): report its problem once
+        if all((e.variable, e.message) != (exc.variable, exc.message) for e in found):
+            found.append(exc)
 
 
 def validated_plan(values: Mapping[str, str]) -> ClusterPlan:
@@ -266,3 +268,9 @@ def _is(test: Callable[[Path], bool], path: Path) -> bool:
     except (OSError, ValueError):
         return False
 
+
+@check("DIND_REGISTRY_MIRROR", "DIND_INSECURE_REGISTRIES", "DIND_HTTP_PROXY", "DIND_HTTPS_PROXY",
+       "DIND_NO_PROXY", "DIND_PROPAGATE_HTTP_PROXY", "DIND_LOCAL_REGISTRY", "DIND_LOCAL_REGISTRY_PORT")
+def registry_settings(_text: str, values: Mapping[str, str]) -> registries.RegistryConfig:
+    """Mirrors, insecure registries, proxies and the local registry (registries.py)."""
+    return registries.parse(values)

@@ -152,15 +152,20 @@ def config_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the resolved cluster plan as JSON.")] = False,
 ) -> None:
     """Show the resolved settings (NAME=value  (source)), or the cluster plan with --json."""
+    from dind_cluster import registries, registry_plan
+
     session = _session(ctx)
+    plan = session.plan()  # validate, so that a bad value is reported here too
+    config = registries.parse(session.values)
     if as_json:
         from dind_cluster.plan import plan_to_json
 
-        typer.echo(json.dumps(plan_to_json(session.plan()), indent=2))
+        typer.echo(json.dumps({**plan_to_json(plan), "registries": registry_plan.summary(config, plan)}, indent=2))
         return
-    session.plan()  # validate, so that a bad value is reported here too
     for name, setting in session.settings.listed():
-        typer.echo(f"{name}={one_line(setting.value)}  ({one_line(setting.source)})")
+        typer.echo(f"{name}={one_line(registries.redact_url(setting.value))}  ({one_line(setting.source)})")
+    for line in registry_plan.derived_lines(config, plan):
+        typer.echo(line)
 
 
 # --- dumps that need no cluster -------------------------------------------------------------
@@ -251,10 +256,12 @@ def clean_cmd(
     everything: Annotated[bool, typer.Option("--all", help="Every dind-cluster cluster on this engine.")] = False,
     images: Annotated[bool, typer.Option("--images", help="Then remove the node, helper and snapshot images "
                                                           "no remaining cluster uses.")] = False,
+    registry: Annotated[bool, typer.Option("--registry", help="Also the local registry, once no cluster uses it.")] = False,
 ) -> None:
-    """Remove everything carrying this cluster's label (--all: every cluster)."""
+    """Remove everything carrying this cluster's label (--all: every cluster); the local registry stays
+    unless --registry."""
     actions = _action_context(ctx)
-    _cluster().clean(actions, everything=everything)
+    _cluster().clean(actions, everything=everything, registry=registry)
     if images:
         from dind_cluster.actions.prune import prune_images
 
@@ -333,6 +340,45 @@ def copy_image_cmd(
 ) -> None:
     """Load local images into every node's containerd (k8s.io namespace), or only into --node ones."""
     _cluster().copy_image(_action_context(ctx), images, nodes=node or ())
+
+
+# --- the local registry ---------------------------------------------------------------------
+
+registry_app = typer.Typer(no_args_is_help=True, help="The local registry nodes pull localhost:<port>/… from.")
+app.add_typer(registry_app, name="registry")
+
+
+def _registry():
+    from dind_cluster.actions import registry
+
+    return registry
+
+
+@registry_app.command("up", epilog=help_examples.epilog("registry up"))
+@_boundary
+def registry_up_cmd(ctx: typer.Context) -> None:
+    """Start the local registry on 127.0.0.1:DIND_LOCAL_REGISTRY_PORT (default 5000)."""
+    actions = _action_context(ctx)
+    _registry().up(actions)
+    typer.echo(f"localhost:{_registry().config(actions).local.port}")
+
+
+@registry_app.command("down", epilog=help_examples.epilog("registry down"))
+@_boundary
+def registry_down_cmd(
+    ctx: typer.Context,
+    volumes: Annotated[bool, typer.Option("--volumes", help="Also remove the pushed images (its data volume).")] = False,
+) -> None:
+    """Remove the local registry container (its data stays unless --volumes)."""
+    _registry().down(_action_context(ctx), volumes=volumes)
+
+
+@registry_app.command("status", epilog=help_examples.epilog("registry status"))
+@_boundary
+def registry_status_cmd(ctx: typer.Context) -> None:
+    """Show whether the local registry runs, and which cluster networks it is on."""
+    for line in _registry().status(_action_context(ctx)):
+        typer.echo(line)
 
 
 # --- diagnostics ----------------------------------------------------------------------------

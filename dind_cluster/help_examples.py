@@ -15,7 +15,7 @@ EXAMPLES = {
     "pause": "dind-cluster pause",
     "unpause": "dind-cluster unpause",
     "apiserver-port": "curl -k https://127.0.0.1:$(dind-cluster apiserver-port)/version",
-    "build-image": "DIND_K8S_VERSION=v1.31.4 dind-cluster build-image",
+    "build-image": "DIND_K8S_VERSION=v1.35.9 dind-cluster build-image",
     "init": "dind-cluster init --skip-phases=addon/kube-proxy",
     "join": "dind-cluster join",
     "copy-image": "docker build -t myapp:dev . && dind-cluster copy-image myapp:dev --node kube-node-1",
@@ -27,6 +27,9 @@ EXAMPLES = {
     "list": "dind-cluster list --json | jq -r '.[].context'",
     "get kubeconfig": "dind-cluster get kubeconfig --name dind-cluster-10 > kubeconfig",
     "export kubeconfig": "dind-cluster export kubeconfig --name dind-cluster-10",
+    "registry up": "dind-cluster registry up && docker push localhost:5000/app:dev",
+    "registry down": "dind-cluster registry down --volumes",
+    "registry status": "DIND_LOCAL_REGISTRY_PORT=5001 dind-cluster registry status",
 }
 
 

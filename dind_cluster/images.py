@@ -211,3 +211,14 @@ def pause_image(refs: Sequence[str]) -> Optional[str]:
     """The sandbox image among preloaded references (kubeadm lists `registry.k8s.io/pause:<v>`)."""
     found = [r for r in refs if re.search(r"/pause:[^/@]+$", r)]
     return found[0] if found else None
+
+
+def normalize_ref(ref: str) -> str:
+    """Pure: the name containerd gives an image Docker calls `ref` (docker.io/library/…:latest)."""
+    name, _, digest = ref.partition("@")
+    first, slash, rest = name.partition("/")
+    if not slash or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name}" if slash else f"docker.io/library/{name}"
+    if ":" not in name.rsplit("/", 1)[-1] and not digest:
+        name += ":latest"
+    return f"{name}@{digest}" if digest else name

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
-from dind_cluster.actions import hostconfig, kube
+from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
                                         check_node_setup, network_and_helpers, node_image, node_run_mode,
@@ -55,6 +55,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
                 kube.join_nodes(ctx, master, workers, version)
         with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
             kube.setup_pod_network(ctx, containers)
+        registry_steps.publish_configmap(ctx, master)
         if finish:
             wait_until_ready(ctx, master)
             if not ctx.flag("SKIP_SNAPSHOT"):
@@ -69,10 +70,13 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
         network_and_helpers(ctx, created)
         with ctx.progress.step("Restoring node containers from the snapshot"):
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
-                                                 apiserver_port=pinned_port(ctx))
+                                                 apiserver_port=pinned_port(ctx),
+                                                 extra_files=registry_steps.node_files(ctx))
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+            registry_steps.drop_stale_hosts(ctx, containers)
         check_node_setup(ctx, containers)
         publish_kubeconfig(ctx, containers[0])
+        registry_steps.publish_configmap(ctx, containers[0])
         if ctx.plan.cni_plugin in kube.LOCAL_CNI:  # routes live in the nodes' network namespaces
             with ctx.progress.step("Restoring static routes between the nodes"):
                 kube.add_static_routes(ctx, containers)
@@ -120,13 +124,15 @@ def preflight(ctx: ActionContext) -> None:
                                       + ["(up --skip-preflight skips these checks)"]))
 
 
-def clean(ctx: ActionContext, everything: bool = False) -> None:
-    """Remove every Docker object with this cluster's label (or any cluster's), and the kubeconfig entry."""
+def clean(ctx: ActionContext, everything: bool = False, registry: bool = False) -> None:
+    """Remove every Docker object with this cluster's label (or any cluster's), and the kubeconfig entry;
+    the shared local registry only with `registry`, once no cluster uses it."""
     key = None if everything else ctx.plan.cluster_key
     if not everything:
         _drop_aaaa_rules(ctx)
     with ctx.progress.step("Removing " + ("every dind-cluster cluster" if everything else f"cluster {ctx.plan.context}")):
         backend.clean(ctx.client, key)
+    registry_steps.after_clean(ctx, registry)
     if not everything and hostconfig.forget_kubeconfig(ctx):
         ctx.progress.line(f"Removed context {ctx.plan.context} from the kubeconfig")
 

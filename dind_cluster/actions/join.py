@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from dind_cluster import kubeadm
-from dind_cluster.actions import kube
+from dind_cluster.actions import kube, registry as registry_steps
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, check_node_setup, node_run_mode, undone_on_failure
@@ -28,14 +27,18 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
     existing = backend.node_containers(ctx.client, ctx.plan.cluster_key)
     if not any(c.name == ctx.plan.master.name and c.status == "running" for c in existing):
         raise DindError(f"cluster {ctx.plan.context} has no running master", "run 'dind-cluster up' or 'init' first")
+    registry_steps.config(ctx)                         # a bad registry or proxy setting fails before anything is made
     grown = _with_workers(ctx, len(existing))          # the next kube-node-<k> with its planned addresses
     node = grown.plan.nodes[-1]
     image = existing[0].image.id
     run_mode = node_run_mode(ctx, image)
+    registry_steps.for_cluster(grown)                  # DIND_LOCAL_REGISTRY: running and on the network
     with undone_on_failure(ctx, retain) as created:
         with ctx.progress.step(f"Starting node container {node.name}"):
-            container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,))[0]
+            container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,),
+                                             extra_files=registry_steps.node_files(grown))[0]
             wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT)
+            registry_steps.drop_stale_hosts(grown, [container])   # its image may be the master's snapshot
         check_node_setup(ctx, [container])
         master = existing[0]
         with ctx.progress.step(f"Joining {node.name}"):

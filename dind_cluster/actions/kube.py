@@ -23,8 +23,8 @@ ADMIN_CONF = "/etc/kubernetes/admin.conf"
 LOCAL_CNI = cni.CONFLIST_PLUGINS  # plugins configured per node here, not by a manifest
 
 
-def kubectl(master, *args: str, check: bool = True) -> tuple:
-    return exec_in(master, ["kubectl", f"--kubeconfig={ADMIN_CONF}", *args], check=check)
+def kubectl(master, *args: str, check: bool = True, stdin: bytes = None) -> tuple:
+    return exec_in(master, ["kubectl", f"--kubeconfig={ADMIN_CONF}", *args], check=check, stdin=stdin)
 
 
 def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:

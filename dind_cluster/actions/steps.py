@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from typing import Iterator
 
 from dind_cluster import checks, host_kubectl, kubeconfig
-from dind_cluster.actions import hostconfig, kube
+from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import helpers64, nodes as backend
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
@@ -52,7 +52,7 @@ def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
     network_and_helpers(ctx, created)
     with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
         return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
-                                    apiserver_port=pinned_port(ctx))
+                                    apiserver_port=pinned_port(ctx), extra_files=registry_steps.node_files(ctx))
 
 
 def booted(ctx: ActionContext, containers: list) -> None:
@@ -94,6 +94,7 @@ def network_and_helpers(ctx: ActionContext, created) -> None:
     """The cluster network, and in IPv6 mode its DNS64 and NAT64 helpers (kept by `down`)."""
     with ctx.progress.step(f"Creating network {ctx.plan.network.name}"):
         ensure_network(ctx.client, ctx.plan, created)
+    registry_steps.for_cluster(ctx)
     if ctx.plan.ip_mode == "ipv6":
         with ctx.progress.step(f"Starting DNS64 ({ctx.plan.dns64.name}) and NAT64 ({ctx.plan.nat64.name})"):
             helpers64.ensure_helpers(ctx.client, ctx.plan, {**ctx.environ, **ctx.values}, created=created,
@@ -142,6 +143,7 @@ def check_values(ctx: ActionContext, waits: bool = True) -> None:
     kubeconfig.check_usable(kubeconfig.kubeconfig_path(ctx.environ))
     wanted_port(ctx)
     kube.kubeadm_patches(ctx)
+    registry_steps.check(ctx)
     if waits:
         wait_timeout(ctx)
 

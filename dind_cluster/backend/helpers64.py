@@ -7,21 +7,16 @@ with `clean` (which removes everything with the cluster label).
 """
 from __future__ import annotations
 
-import hashlib
-import io
 from typing import Callable, Mapping, Optional
 
 import docker
-import docker.errors
 
-from dind_cluster import helpers64 as pure
+from dind_cluster import helpers64 as pure, registries, registry_plan
+from dind_cluster.backend import helper_images
 from dind_cluster.backend.client import docker_errors
-from dind_cluster.backend.containers import exec_in, put_files, run_once, tar_of, wait_until
-from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT
+from dind_cluster.backend.containers import exec_in, put_files, run_once, wait_until
 from dind_cluster.backend.network import bridge_of, static_endpoint
 from dind_cluster.backend.nodes import Created, _remove, existing_ours
-from dind_cluster.errors import DockerError
-from dind_cluster.images import HASH_LABEL, IMAGE_LABEL
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.plan import ClusterPlan
 from dind_cluster.settings import DEFAULT_BASE_IMAGE
@@ -42,7 +37,8 @@ def ensure_helpers(client: docker.DockerClient, plan: ClusterPlan, environ: Mapp
         return []
     created = created if created is not None else Created()
     base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
-    tags = {role: ensure_helper_image(client, role, base, progress) for role in (NAT64, DNS64)}
+    build_env = registry_plan.proxy_env(registries.parse_proxy(environ))   # apt behind a proxy
+    tags = {role: ensure_helper_image(client, role, base, progress, build_env) for role in (NAT64, DNS64)}
     helpers = [_ensure_helper(client, plan, role, tags[role], created) for role in tags]
     for container in helpers:
         wait_for_helper(container)
@@ -67,50 +63,15 @@ def helper_containers(client: docker.DockerClient, cluster_key: str) -> list:
 
 # ---- images ----
 
-def context_files(role: str) -> dict:
-    """{name in the build context: bytes} of image/bind9 or image/tayga."""
-    folder = IMAGE_ROOT / CONTEXT_DIRS[role]
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
 def helper_image_tag(client: docker.DockerClient, role: str, base: str) -> str:
     """dind-cluster-<bind9|tayga>:<12 hex>, from the base image's ID and the context files."""
-    with docker_errors(f"inspecting the base image {base}"):
-        try:
-            base_id = client.images.get(base).id
-        except docker.errors.ImageNotFound:
-            raise DockerError(f"base image {base} is not present for the {role} helper image",
-                              "set DIND_BASE_IMAGE to a local Debian trixie image (e.g. the "
-                              "one build/base-image.sh prints)") from None
-    digest = hashlib.sha256(base_id.encode())
-    for name, data in context_files(role).items():
-        digest.update(f"\0{name}\0".encode() + data)
-    return f"{REPOSITORIES[role]}:{digest.hexdigest()[:12]}"
+    return helper_images.image_tag(client, CONTEXT_DIRS[role], REPOSITORIES[role], base)
 
 
 def ensure_helper_image(client: docker.DockerClient, role: str, base: str,
-                        progress: Progress = None) -> str:
+                        progress: Progress = None, build_env: Optional[Mapping[str, str]] = None) -> str:
     """The helper image's tag, built FROM `base` when missing (Debian packages via apt)."""
-    tag = helper_image_tag(client, role, base)
-    try:
-        with docker_errors(f"inspecting image {tag}", keep=(docker.errors.ImageNotFound,)):
-            client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    if progress:
-        progress(f"building the {role} helper image {tag} from {base}")
-    context = tar_of({f"/{name}": data for name, data in context_files(role).items()}, 0o755)
-    labels = {IMAGE_LABEL: CONTEXT_DIRS[role], HASH_LABEL: tag.split(":")[1]}
-    try:
-        with docker_errors(f"building {tag}"):
-            client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=tag,
-                                buildargs={"BASE_IMAGE": base}, labels=labels, rm=True,
-                                forcerm=True, pull=False)
-    except docker.errors.BuildError as exc:
-        log = "".join(str(x.get("stream") or x.get("error") or "") for x in exc.build_log)
-        raise DockerError(f"building {tag} failed: {exc.msg}", log[-1500:]) from None
-    return tag
+    return helper_images.ensure_image(client, CONTEXT_DIRS[role], REPOSITORIES[role], base, progress, build_env)
 
 
 # ---- containers ----

@@ -11,6 +11,7 @@ from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import docker.errors
 
+from dind_cluster import registries, registry_plan
 from dind_cluster.backend.client import docker_client, docker_errors
 from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
@@ -49,11 +50,12 @@ def ensure_node_image(values: Mapping[str, str], environ: Mapping[str, str],
                       progress: Progress = None, force: bool = False) -> str:
     """The tag of the node image for these settings; builds it when missing or when `force`."""
     settings = node_image_settings(values)
+    proxy = registries.parse(values).proxy      # proxies don't change the content, so not the tag
     client = docker_client(environ)
-    recipe = node_image_recipe(client, settings, environ, progress)
+    recipe = node_image_recipe(client, settings, environ, progress, registry_plan.urllib_proxies(proxy))
     if not force and _image_exists(client, recipe.tag):
         return recipe.tag
-    return build_node_image(client, recipe, progress)
+    return build_node_image(client, recipe, progress, registry_plan.proxy_env(proxy))
 
 
 def any_node_image(client) -> Optional[str]:
@@ -64,15 +66,15 @@ def any_node_image(client) -> Optional[str]:
 
 
 def node_image_recipe(client, settings: NodeImageSettings, environ: Mapping[str, str],
-                      progress: Progress = None) -> Recipe:
+                      progress: Progress = None, proxies: Optional[Mapping[str, str]] = None) -> Recipe:
     """Collect the inputs (base image id, binaries, archives, image/ files) and the tag they make."""
     with docker_errors("asking the engine for its architecture"):
         arch = release_arch(client.info().get("Architecture", ""))
-    base_id = _base_image_id(client, settings.base_image, progress)
+    base_id = base_image_id(client, settings.base_image, progress)
     if settings.bin_dir:
         binaries = binaries_from_dir(settings.bin_dir)
     else:
-        binaries = download_binaries(settings.k8s_version, arch, environ, progress)
+        binaries = download_binaries(settings.k8s_version, arch, environ, progress, proxies=proxies)
     archives = _archives(settings.images_dir)
     files = image_files(IMAGE_DIR)
     inputs = ImageInputs(
@@ -86,16 +88,19 @@ def node_image_recipe(client, settings: NodeImageSettings, environ: Mapping[str,
                   node_image_tag(settings.k8s_version, digest))
 
 
-def build_node_image(client, recipe: Recipe, progress: Progress = None) -> str:
-    """Build image/ with the binaries, preload control-plane images, tag; returns the tag."""
+def build_node_image(client, recipe: Recipe, progress: Progress = None,
+                     build_env: Optional[Mapping[str, str]] = None) -> str:
+    """Build image/ with the binaries, preload control-plane images, tag; returns the tag.
+    `build_env` (the proxy variables) reaches apt as build arguments and the preload's containerd."""
     listed = _kubeadm_images(client, recipe, progress)
     labels = image_labels(recipe.settings.k8s_version, recipe.digest)
     if recipe.preload:
         labels[IMAGE_LABEL] = "node-build"  # the intermediate; the commit relabels it "node"
-    image_id = _docker_build(client, recipe, labels, listed.pause or pause_image(listed.version), progress)
+    sandbox = listed.pause or pause_image(listed.version)
+    image_id = _docker_build(client, recipe, labels, sandbox, progress, build_env or {})
     repository, tag = recipe.tag.split(":", 1)
     if recipe.preload:
-        preload_and_commit(client, image_id, recipe, listed, progress)
+        preload_and_commit(client, image_id, recipe, listed, progress, build_env or {})
     else:
         with docker_errors(f"tagging {recipe.tag}"):
             client.images.get(image_id).tag(repository, tag)
@@ -144,7 +149,7 @@ def _image_exists(client, tag: str) -> bool:
             return False
 
 
-def _base_image_id(client, name: str, progress: Progress) -> str:
+def base_image_id(client, name: str, progress: Progress = None) -> str:
     """The base image's id; pulled when missing (which needs a registry)."""
     with docker_errors(f"looking for the base image {name}"):
         try:
@@ -164,14 +169,14 @@ def _base_image_id(client, name: str, progress: Progress) -> str:
 
 
 def _docker_build(client, recipe: Recipe, labels: Mapping[str, str], sandbox: str,
-                  progress: Progress) -> str:
+                  progress: Progress, build_env: Mapping[str, str]) -> str:
     with tempfile.TemporaryFile() as context:
         _write_context(context, recipe)
         context.seek(0)
         with docker_errors("building the node image"):
             stream = client.api.build(
                 fileobj=context, custom_context=True, rm=True, forcerm=True, decode=True,
-                buildargs={"BASE_IMAGE": recipe.settings.base_image, "SANDBOX_IMAGE": sandbox},
+                buildargs={"BASE_IMAGE": recipe.settings.base_image, "SANDBOX_IMAGE": sandbox, **build_env},
                 labels=dict(labels))
             return _follow_build(stream, progress)
 

@@ -31,27 +31,28 @@ def binaries_from_dir(bin_dir: str) -> Dict[str, Path]:
 
 
 def download_binaries(version: str, arch: str, environ: Mapping[str, str],
-                      progress: Progress = None, base: str = RELEASE_BASE) -> Dict[str, Path]:
+                      progress: Progress = None, base: str = RELEASE_BASE,
+                      proxies: Optional[Mapping[str, str]] = None) -> Dict[str, Path]:
     """Release binaries for `version`, downloaded once into the cache, each checked against its
     published sha256 (a cached file is checked again before use)."""
     target = cache_dir(environ) / "k8s" / version / arch
     target.mkdir(parents=True, exist_ok=True)
-    return {name: _cached_binary(target, version, arch, name, progress, base) for name in K8S_BINARIES}
+    return {name: _cached_binary(target, version, arch, name, progress, base, proxies) for name in K8S_BINARIES}
 
 
 def _cached_binary(target: Path, version: str, arch: str, name: str, progress: Progress,
-                   base: str) -> Path:
+                   base: str, proxies: Optional[Mapping[str, str]] = None) -> Path:
     path, sum_path = target / name, target / f"{name}.sha256"
     if path.is_file() and sum_path.is_file() and parse_sha256(sum_path.read_text()) == sha256_file(path):
         return path
     if progress:
         progress(f"downloading {name} {version} ({arch})")
-    expected = parse_sha256(_fetch(checksum_url(version, arch, name, base)).decode(errors="replace"))
+    expected = parse_sha256(_fetch(checksum_url(version, arch, name, base), proxies).decode(errors="replace"))
     url = binary_url(version, arch, name, base)
     if expected is None:
         raise DindError(f"no sha256 digest in {checksum_url(version, arch, name, base)}", OFFLINE_HINT)
     partial = target / f".{name}.partial"
-    partial.write_bytes(_fetch(url))
+    partial.write_bytes(_fetch(url, proxies))
     actual = sha256_file(partial)
     if actual != expected:
         partial.unlink()
@@ -62,6 +63,6 @@ def _cached_binary(target: Path, version: str, arch: str, name: str, progress: P
     return path
 
 
-def _fetch(url: str) -> bytes:
-    with open_url(url, OFFLINE_HINT) as response:
+def _fetch(url: str, proxies: Optional[Mapping[str, str]] = None) -> bytes:
+    with open_url(url, OFFLINE_HINT, proxies=proxies) as response:
         return response.read()

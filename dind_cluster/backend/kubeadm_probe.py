@@ -11,7 +11,7 @@ from typing import Sequence, Tuple
 
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import put_files
-from dind_cluster.backend.transfer import normalize_ref
+from dind_cluster.images import normalize_ref
 from dind_cluster.errors import CommandFailed, ConfigError
 from dind_cluster.images import (IMAGE_LABEL, KubeadmImages, archive_image_names,
                                  images_list_argv, kubeadm_images, kubeadm_version_argv,

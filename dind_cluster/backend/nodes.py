@@ -15,6 +15,7 @@ import docker.errors
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import Content, put_files
 from dind_cluster.backend.network import static_endpoint
+from dind_cluster.backend.registry import release as release_registries
 from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
@@ -264,6 +265,9 @@ def _remove(obj, kind: str) -> None:
                 obj.remove(force=True, v=True)
             elif kind == "image":
                 obj.client.images.remove(obj.id, force=True)
+            elif kind == "network":
+                release_registries(obj)   # the shared local registry outlives the network
+                obj.remove()
             else:
                 obj.remove()
     except DockerError:

@@ -5,7 +5,7 @@ image, then removed."""
 from __future__ import annotations
 
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Mapping, Optional
 
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.errors import CommandFailed, DindError, Timeout
@@ -20,16 +20,17 @@ ENTRYPOINT = '["/usr/local/sbin/dind-entrypoint"]'
 
 
 def preload_and_commit(client, image_id: str, recipe, listed: KubeadmImages,
-                       progress: Progress = None) -> None:
+                       progress: Progress = None, env: Optional[Mapping[str, str]] = None) -> None:
     """Run `image_id`, fill its containerd with the images (archives, else pulled as `listed`),
-    pin them, commit it as recipe.tag; always remove the container."""
+    pin them, commit it as recipe.tag; always remove the container. `env` (the proxy variables)
+    is given to containerd and to ctr, which pulls itself."""
     container = _start_build_container(client, image_id, recipe)
     try:
-        _start_containerd(container)
+        _start_containerd(container, env=env or {})
         if recipe.archives:
             refs = _import_archives(container, recipe.archives, progress)
         else:
-            refs = _pull_images(container, listed.refs, recipe.arch, progress)
+            refs = _pull_images(container, listed.refs, recipe.arch, progress, env or {})
         for ref in refs:
             _run(container, pinned_label_argv(ref))
         _stop_containerd(container)
@@ -55,17 +56,18 @@ def _start_build_container(client, image_id: str, recipe):
             network_mode="none" if recipe.archives else None)
 
 
-def _run(container, argv: List[str], where: str = "image build container") -> str:
+def _run(container, argv: List[str], where: str = "image build container",
+         env: Optional[Mapping[str, str]] = None) -> str:
     with docker_errors(f"running {argv[0]} in the {where}"):
-        code, output = container.exec_run(argv)
+        code, output = container.exec_run(argv, environment=dict(env or {}))
     text = (output or b"").decode(errors="replace")
     if code != 0:
         raise CommandFailed(where, list(argv), code, text)
     return text
 
 
-def _start_containerd(container, timeout: float = 30.0) -> None:
-    _run(container, ["sh", "-c", f"containerd >{LOG} 2>&1 & echo $! >{PID}"])
+def _start_containerd(container, timeout: float = 30.0, env: Optional[Mapping[str, str]] = None) -> None:
+    _run(container, ["sh", "-c", f"containerd >{LOG} 2>&1 & echo $! >{PID}"], env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with docker_errors("waiting for containerd in the image build container"):
@@ -86,12 +88,13 @@ def _import_archives(container, archives, progress: Progress) -> List[str]:
     return _image_refs(container)
 
 
-def _pull_images(container, refs, arch: str, progress: Progress) -> List[str]:
+def _pull_images(container, refs, arch: str, progress: Progress,
+                 env: Optional[Mapping[str, str]] = None) -> List[str]:
     for ref in refs:
         if progress:
             progress(f"pulling {ref}")
         try:
-            _run(container, fetch_argv(ref, arch))
+            _run(container, fetch_argv(ref, arch), env=env)
         except CommandFailed as exc:
             raise DindError(f"couldn't pull {ref} for the node image ({exc.output.strip()[-200:]})",
                             OFFLINE_HINT) from None

@@ -12,22 +12,11 @@ from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in
 from dind_cluster.backend.nodes import node_containers
 from dind_cluster.errors import ConfigError, DockerError
-from dind_cluster.images import CTR
+from dind_cluster.images import CTR, normalize_ref
 from dind_cluster.parallel import run_all
 from dind_cluster.plan import ClusterPlan
 
 IMAGE_ID_LABEL = "dind-cluster.io/image-id"
-
-
-def normalize_ref(ref: str) -> str:
-    """Pure: the name containerd gives an image Docker calls `ref` (docker.io/library/…:latest)."""
-    name, _, digest = ref.partition("@")
-    first, slash, rest = name.partition("/")
-    if not slash or ("." not in first and ":" not in first and first != "localhost"):
-        name = f"docker.io/{name}" if slash else f"docker.io/library/{name}"
-    if ":" not in name.rsplit("/", 1)[-1] and not digest:
-        name += ":latest"
-    return f"{name}@{digest}" if digest else name
 
 
 def parse_ctr_images(text: str) -> dict:

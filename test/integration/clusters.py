@@ -149,7 +149,9 @@ def free_cluster_id(engine, low: int, high: int) -> str:
     concurrent test runs rarely pick the same one)."""
     import random
 
-    taken = {n.name for n in engine.networks.list()} | {c.name for c in engine.containers.list(all=True)}
+    # The low-level listing: containers.list() inspects each container and fails when another test's goes away.
+    taken = {n.name for n in engine.networks.list()} | {
+        name.lstrip("/") for c in engine.api.containers(all=True) for name in c.get("Names") or ()}
     free = [i for i in range(low, high + 1)
             if f"kubeadm-dind-net-cluster-{i}" not in taken and f"kube-master-cluster-{i}" not in taken]
     if not free:

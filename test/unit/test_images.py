@@ -203,3 +203,68 @@ def test_failed_download_names_the_url_and_how_to_build_offline(release_server, 
     assert f"{base}/v1.31.4/bin/linux/amd64/kubeadm.sha256" in err.value.message
     assert "DIND_K8S_BIN_DIR" in err.value.hint and "DIND_K8S_IMAGES_DIR" in err.value.hint
     assert "DIND_BASE_IMAGE" in err.value.hint
+
+
+def test_downloads_go_through_the_dind_proxy(tmp_path):
+    """DIND_HTTP_PROXY reaches the host's own downloads: a loopback proxy gets the absolute URLs
+    of a release site that doesn't exist (no traffic leaves the machine)."""
+    from urllib.parse import urlsplit
+
+    root, seen = tmp_path / "www", []
+    publish(root, "v1.31.4", {n: b"data-" + n.encode() for n in ("kubeadm", "kubelet", "kubectl")})
+
+    class Proxy(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(root), **kw)
+
+        def do_GET(self):
+            seen.append(self.path)
+            self.path = urlsplit(self.path).path
+            super().do_GET()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proxies = {"http": f"http://127.0.0.1:{server.server_address[1]}"}
+        got = download_binaries("v1.31.4", "amd64", {"HOME": str(tmp_path)}, base="http://release.invalid",
+                                proxies=proxies)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got["kubectl"].read_bytes() == b"data-kubectl"
+    assert "http://release.invalid/v1.31.4/bin/linux/amd64/kubeadm.sha256" in seen
+
+
+def test_proxy_variables_reach_the_node_image_build_as_build_arguments(tmp_path, monkeypatch):
+    """apt in the Dockerfile sees DIND_HTTP_PROXY: Docker's predefined proxy build arguments (kept out
+    of the image). The engine is a create_autospec fake: only the build call is looked at."""
+    from unittest.mock import create_autospec
+
+    import docker
+
+    from dind_cluster import registries, registry_plan
+    from dind_cluster.backend import images as backend_images
+    from dind_cluster.backend.images import Recipe, build_node_image
+    from dind_cluster.images import KubeadmImages, NodeImageSettings
+
+    bins = {}
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        bins[name] = tmp_path / name
+        bins[name].write_text("#!/bin/sh\n")
+    client = create_autospec(docker.DockerClient, instance=True)
+    client.api = create_autospec(docker.APIClient, instance=True)
+    client.api.build.return_value = iter([{"stream": "Step 1/1\n"}, {"aux": {"ID": "sha256:abc"}}])
+    settings = NodeImageSettings("v1.31.4", "base:1", str(tmp_path), "none")
+    recipe = Recipe(settings, "amd64", image_files(IMAGE_DIR), bins, (), "0" * 12, "dind-cluster-node:v1.31.4-x")
+    env = registry_plan.proxy_env(registries.parse_proxy({"DIND_HTTP_PROXY": "http://proxy.local:3128"}))
+    # what the image's kubeadm reports (the probe runs a container: not this test's subject)
+    listed = KubeadmImages("v1.31.4", ("registry.k8s.io/pause:3.10",))
+    monkeypatch.setattr(backend_images, "_kubeadm_images", lambda *_: listed)
+    build_node_image(client, recipe, build_env=env)
+    args = client.api.build.call_args.kwargs["buildargs"]
+    assert args["BASE_IMAGE"] == "base:1"
+    assert args["http_proxy"] == args["HTTP_PROXY"] == "http://proxy.local:3128"
+    assert "localhost" in args["no_proxy"].split(",")

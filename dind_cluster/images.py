@@ -22,7 +22,7 @@ NO_IMAGES = "none"  # DIND_K8S_IMAGES_DIR=none: build without preloading control
 ARCHIVE_SUFFIXES = (".tar",)
 CTR = ("ctr", "--namespace", "k8s.io")
 PINNED_LABEL = "io.cri-containerd.pinned"
-# The sandbox image when kubeadm lists none (containerd 2.x default for kubeadm 1.31-1.33).
+# The sandbox image when kubeadm lists no pause image (the one kubeadm 1.31-1.33 lists).
 DEFAULT_SANDBOX_IMAGE = "registry.k8s.io/pause:3.10"
 
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")

@@ -12,8 +12,8 @@ from typing import Callable, Dict, Mapping, Optional, Tuple
 import docker.errors
 
 from dind_cluster.backend.client import docker_client, docker_errors
-from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
+from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.preload import preload_and_commit
 from dind_cluster.errors import ConfigError, DindError, DockerError
 from dind_cluster.images import (DEFAULT_SANDBOX_IMAGE, IMAGE_LABEL, NO_IMAGES, ImageInputs,

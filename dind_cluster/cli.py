@@ -112,7 +112,7 @@ def _main(
     nodes: Annotated[Optional[str], typer.Option("--nodes", help="NUM_NODES: number of worker nodes.")] = None,
     cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.", autocompletion=_from_engine(completion.cluster_ids))] = None,
     ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.", autocompletion=completion.ip_modes)] = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.")] = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.", autocompletion=_from_engine(completion.labels))] = None,
     cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.", autocompletion=completion.cni_plugins)] = None,
     k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION: 1.31 to 1.37, e.g. v1.37.1.", autocompletion=completion.k8s_versions)] = None,
     apiserver_port: Annotated[Optional[str], typer.Option("--apiserver-port", help="APISERVER_PORT on host loopback.")] = None,
@@ -230,12 +230,11 @@ def reup_cmd(ctx: typer.Context, retain: RetainOpt = False, skip_preflight: Skip
 @command("doctor")
 def doctor_cmd(ctx: typer.Context) -> None:
     """Run the preflight checks of `up` alone: each problem with its fix."""
+    from dind_cluster.actions.prune import space_report
     from dind_cluster.backend.facts import preflight_problems
 
     actions = _action_context(ctx)
     problems = preflight_problems(actions)
-    from dind_cluster.actions.prune import space_report
-
     typer.echo(f"• images: {space_report(actions.client)}")
     for problem in problems:
         typer.echo(f"✗ {problem}")

@@ -58,6 +58,18 @@ def cluster_ids(environ: Mapping[str, str], incomplete: str) -> List[Candidate]:
     return matching(found, incomplete)
 
 
+def labels(environ: Mapping[str, str], incomplete: str) -> List[Candidate]:
+    """DIND_LABEL values of labelled clusters (`foo` -> foo; `foo-3` -> foo, with CLUSTER_ID 3)."""
+    found = []
+    for cluster in _clusters(environ):
+        label, _, number = cluster.key.rpartition("-")
+        if cluster.key == DEFAULT_CLUSTER_KEY or (label == "cluster" and number.isdigit()):
+            continue
+        found.append((label, f"with --cluster-id {number}") if label and number.isdigit()
+                     else (cluster.key, context_name(suffix_of_key(cluster.key))))
+    return matching(found, incomplete)
+
+
 def node_names(environ: Mapping[str, str], incomplete: str) -> List[Candidate]:
     return matching(((n.name, f"{n.role} of {context_name(suffix_of_key(c.key))}")
                      for c in _clusters(environ) for n in c.nodes), incomplete)

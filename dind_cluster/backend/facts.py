@@ -28,9 +28,11 @@ def gather_facts(client, environ: Mapping[str, str], root: str = "/") -> Facts:
         info = client.info()
         api = client.version().get("ApiVersion", "1.41")
         networks = tuple(docker_network(n.attrs) for n in client.networks.list())
-        running = client.containers.list(filters={"label": ROLE_LABEL})
-    nodes = tuple(c.labels.get(CLUSTER_LABEL, "") for c in running
-                  if c.labels.get(ROLE_LABEL) in ("master", "worker"))
+        # Summaries, not containers.list(): that inspects each one, and fails when another run
+        # removes a container in between.
+        running = [c.get("Labels") or {} for c in client.api.containers(filters={"label": ROLE_LABEL})]
+    nodes = tuple(labels.get(CLUSTER_LABEL, "") for labels in running
+                  if labels.get(ROLE_LABEL) in ("master", "worker"))
     engine = dict(api_version=api, networks=networks, node_clusters=nodes,
                   cgroup_version=2 if str(info.get("CgroupVersion", "1")) == "2" else 1,
                   cgroup_controllers=engine_controllers(info),

@@ -7,7 +7,8 @@ from typing import Dict, List, Optional, Tuple
 
 import docker
 
-from dind_cluster.backend.nodes import APISERVER_CONTAINER_PORT, list_cluster
+from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.nodes import APISERVER_CONTAINER_PORT
 from dind_cluster.naming import CLUSTER_LABEL, IP_MODE_LABEL, ROLE_LABEL
 
 
@@ -30,37 +31,41 @@ class ClusterFacts:
 
 
 def clusters_on_engine(client: docker.DockerClient, key: Optional[str] = None) -> List[ClusterFacts]:
-    """Every cluster (or the one with `key`) with anything carrying our label, sorted by key."""
-    objs = list_cluster(client, key)
+    """Every cluster (or the one with `key`) with anything carrying our label, sorted by key.
+
+    Reads the engine's summaries (one call per kind, no inspect per container), so containers that
+    other runs remove meanwhile can't make the listing fail.
+    """
+    flt = {"label": CLUSTER_LABEL if key is None else f"{CLUSTER_LABEL}={key}"}
+    with docker_errors("listing the clusters on the engine"):
+        found = {"containers": client.api.containers(all=True, filters=flt),
+                 "volumes": client.api.volumes(filters=flt).get("Volumes") or [],
+                 "networks": client.api.networks(filters=flt)}
     by_key: Dict[str, dict] = {}
-    for kind in ("containers", "volumes", "networks"):
-        for obj in getattr(objs, kind):
-            labels = _labels(obj)
-            entry = by_key.setdefault(labels[CLUSTER_LABEL], {"containers": [], "volumes": [], "networks": []})
-            entry[kind].append(obj)
-    return [_facts(key, entry) for key, entry in sorted(by_key.items())]
-
-
-def _labels(obj) -> dict:
-    return obj.labels if hasattr(obj, "labels") else (obj.attrs.get("Labels") or {})
+    for kind, docs in found.items():
+        for doc in docs:
+            entry = by_key.setdefault(doc["Labels"][CLUSTER_LABEL], {"containers": [], "volumes": [], "networks": []})
+            entry[kind].append(doc)
+    return [_facts(k, entry) for k, entry in sorted(by_key.items())]
 
 
 def _facts(key: str, entry: dict) -> ClusterFacts:
-    nodes = [_node(c) for c in entry["containers"] if c.labels.get(ROLE_LABEL) in ("master", "worker")]
+    nodes = [_node(c) for c in entry["containers"] if (c.get("Labels") or {}).get(ROLE_LABEL) in ("master", "worker")]
     nodes.sort(key=lambda n: (n.role != "master", n.name))
-    modes = {_labels(o).get(IP_MODE_LABEL) for kind in entry.values() for o in kind} - {None}
+    modes = {(doc.get("Labels") or {}).get(IP_MODE_LABEL) for docs in entry.values() for doc in docs} - {None}
     return ClusterFacts(key, sorted(modes)[0] if modes else None, tuple(nodes),
                         len(entry["volumes"]), len(entry["networks"]))
 
 
-def _node(container) -> NodeFacts:
-    settings = container.attrs.get("NetworkSettings") or {}
-    ips = [n.get("IPAddress") for n in (settings.get("Networks") or {}).values()]
-    ips += [n.get("GlobalIPv6Address") for n in (settings.get("Networks") or {}).values()]
-    bindings = (settings.get("Ports") or {}).get(APISERVER_CONTAINER_PORT) or []
+def _node(summary: dict) -> NodeFacts:
+    """A node from the engine's container summary (`docker ps` data)."""
+    networks = ((summary.get("NetworkSettings") or {}).get("Networks") or {}).values()
+    ips = [n.get("IPAddress") for n in networks] + [n.get("GlobalIPv6Address") for n in networks]
     published = None
-    if bindings:
-        host = bindings[0].get("HostIp") or "127.0.0.1"
-        published = ("127.0.0.1" if host == "0.0.0.0" else host, int(bindings[0]["HostPort"]))
-    return NodeFacts(container.name, container.labels[ROLE_LABEL], container.status,
+    for port in summary.get("Ports") or []:
+        if f"{port.get('PrivatePort')}/{port.get('Type')}" == APISERVER_CONTAINER_PORT and port.get("PublicPort"):
+            host = port.get("IP") or "127.0.0.1"
+            published = ("127.0.0.1" if host == "0.0.0.0" else host, int(port["PublicPort"]))
+            break
+    return NodeFacts(summary["Names"][0].lstrip("/"), summary["Labels"][ROLE_LABEL], summary.get("State", ""),
                      tuple(ip for ip in ips if ip), published)

@@ -151,6 +151,15 @@ def test_copy_image_into_one_named_node_only(engine, module_scope, tool, cluster
     assert wrong.stderr.splitlines()[-1].startswith("ERROR: --node: kube-node-9 is not a running node of cluster")
 
 
+def test_doctor_reports_the_space_the_tools_images_take(tool, cluster, elsewhere, built):
+    done = subprocess.run([str(tool), "doctor"], env=cluster, cwd=elsewhere, capture_output=True, text=True,
+                          timeout=300)
+    [line] = [ln for ln in done.stdout.splitlines() if ln.startswith("• images: ")]
+    count = int(re.match(r"• images: (\d+) node, helper and snapshot image\(s\): [\d.]+ [KMG]?B", line).group(1))
+    assert count >= 3  # at least this module's node image and its cluster's two snapshots
+    assert "'dind-cluster clean --images' removes them" in line
+
+
 def test_clean_images_removes_the_clusters_and_the_images_it_built_and_nothing_else(
         engine, module_scope, tool, cluster, built, elsewhere):
     others = [i for i in our_images(engine) if i.tags != (built,) and i.kind != "snapshot"]

@@ -243,6 +243,13 @@ def directory(variable: str, text: str) -> Path:
     return path
 
 
+@check("DIND_DUMP_MAX_BYTES")
+def dump_max_bytes(text: str, values: Mapping[str, str]) -> int:
+    """What split-dump64 unpacks at most."""
+    return parse_int("DIND_DUMP_MAX_BYTES", text, 1, 1 << 50, "use a number of bytes, e.g. 1073741824",
+                     "a number of bytes")
+
+
 def component_arg(variable: str, text: str) -> str:
     """APISERVER_x / CONTROLLER_MANAGER_x / SCHEDULER_x: one line, it becomes a flag value."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):

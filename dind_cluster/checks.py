@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping
 
@@ -241,6 +242,30 @@ def directory(variable: str, text: str) -> Path:
     if ancestors and not _is(Path.is_dir, ancestors[0]):
         raise ConfigError(variable, f"{ancestors[0]} is not a directory", "give a directory (it is created if missing)")
     return path
+
+
+@check("DIND_ENGINE_TIMEOUT")
+def engine_timeout(text: str, values: Mapping[str, str]) -> float:
+    """How long the Docker engine may take to give its first answer."""
+    return parse_seconds("DIND_ENGINE_TIMEOUT", text, 3600, "use a number of seconds, e.g. 10")
+
+
+@check("DOCKER_HOST")
+def docker_host(text: str, values: Mapping[str, str]) -> str:
+    """The forms the Docker SDK takes, with a host and a port in range where they belong."""
+    allowed = "use unix:///path/docker.sock, tcp://host:port or ssh://user@host"
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError as exc:
+        raise ConfigError("DOCKER_HOST", f"'{text}' is not an engine address ({exc})", allowed) from None
+    if url.scheme not in ("unix", "tcp", "http", "https", "ssh", "npipe", "fd"):
+        raise ConfigError("DOCKER_HOST", f"'{text}' is not an engine address (scheme '{url.scheme}')", allowed)
+    if url.scheme in ("tcp", "http", "https", "ssh") and not url.hostname:
+        raise ConfigError("DOCKER_HOST", f"'{text}' names no host", allowed)
+    if port == 0:
+        raise ConfigError("DOCKER_HOST", f"'{text}' has port 0", allowed)
+    return text
 
 
 @check("DIND_DUMP_MAX_BYTES")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import stat
 import os
 import tarfile
 import threading
@@ -227,7 +228,7 @@ def test_section_names_lose_blanks_and_slashes(name, safe):
     assert diag.safe_name(name) == safe
 
 
-def test_extract_tree_redacts_text_keeps_binary_and_skips_links_and_escapes(tmp_path):
+def test_extract_tree_redacts_text_skips_binary_links_and_escapes(tmp_path):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in (("log/pods/x.log", b"join --token abcdef.0123456789abcdef\n"),
@@ -243,8 +244,27 @@ def test_extract_tree_redacts_text_keeps_binary_and_skips_links_and_escapes(tmp_
     buf.seek(0)
     diag.extract_tree(buf, tmp_path / "var")
     assert (tmp_path / "var/log/pods/x.log").read_bytes() == b"join --token [REDACTED]\n"
-    assert (tmp_path / "var/log/journal/system.journal").read_bytes().startswith(b"LPKSHHRH\0")
+    assert not (tmp_path / "var/log/journal/system.journal").exists()  # can't be redacted: not copied
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "var/log/link").exists()
+
+
+def test_exported_files_are_private(tmp_path):
+    with diag.private_files():
+        (tmp_path / "d").mkdir()
+        diag.extract_tree(_tar_of({"log/x.log": b"token: abc\n"}), tmp_path / "d" / "var")
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "d/var/log/x.log").stat().st_mode) == 0o600
+
+
+def _tar_of(files: dict) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
 
 
 # --- dump collection: failures become problem lines ----------------------------------------------

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from dind_cluster import images, paths
+from dind_cluster import images, locks, paths
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.download import open_url
 from dind_cluster.e2e import e2e_command
@@ -79,8 +79,9 @@ def ensure_e2e_binaries(values: Mapping[str, str], environ: Mapping[str, str], *
     version = version if version.startswith("v") else f"v{version}"
     arch = release_arch(machine)
     target = cache_dir(environ, version, arch)
-    if binaries_in(str(target)) is None:
-        download_e2e_binaries(tarball_url(version, arch, base), target, bin_dir, notify)
+    with locks.hold(target.parent / f".{target.name}.lock"):  # one download per artefact at a time
+        if binaries_in(str(target)) is None:
+            download_e2e_binaries(tarball_url(version, arch, base), target, bin_dir, notify)
     return binaries_in(str(target))
 
 
@@ -124,10 +125,10 @@ def _extract_binaries(fileobj, target: Path, url: str, hint: str) -> None:
                     src = None
                 if src is None:
                     raise DindError(f"{url} has no {MEMBER_DIR}/{name}", hint)
-                partial = target / f".{name}.partial"
-                with src, open(partial, "wb") as dst:
+                fd, partial = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".partial")
+                with src, os.fdopen(fd, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                partial.chmod(0o755)
+                os.chmod(partial, 0o755)
                 os.replace(partial, target / name)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DindError(f"{url}: not a readable tarball ({exc})", hint) from None

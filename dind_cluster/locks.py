@@ -22,15 +22,16 @@ _guard = threading.RLock()
 
 
 @contextlib.contextmanager
-def hold(path: Path, busy: Optional[Callable[[str], DindError]] = None, wait: float = 600.0) -> Iterator[None]:
-    """Hold the lock at `path`. With `busy`, fail at once with busy(holder's pid) when another
-    process has it; without, wait for it up to `wait` seconds."""
+def hold(path: Path, busy: Optional[Callable[[str], DindError]] = None, wait: float = 600.0,
+         note: str = "") -> Iterator[None]:
+    """Hold the lock at `path`. With `busy`, fail at once with busy(what the holder wrote: its pid
+    and `note`) when another process has it; without, wait for it up to `wait` seconds."""
     key = str(path)
     with _guard:
         if key in _held:
             _held[key][1] += 1
         else:
-            _held[key] = [_acquire(Path(path), busy, wait), 1]
+            _held[key] = [_acquire(Path(path), busy, wait, note), 1]
     try:
         yield
     finally:
@@ -42,7 +43,7 @@ def hold(path: Path, busy: Optional[Callable[[str], DindError]] = None, wait: fl
                 os.close(entry[0])  # closing the descriptor releases the flock
 
 
-def _acquire(path: Path, busy, wait: float) -> int:
+def _acquire(path: Path, busy, wait: float, note: str) -> int:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -55,10 +56,10 @@ def _acquire(path: Path, busy, wait: float) -> int:
             break
         except BlockingIOError:
             if busy is not None or time.monotonic() > deadline:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "?"
                 os.close(fd)
                 raise (busy(holder) if busy else DindError(f"{path} stays locked by process {holder}")) from None
             time.sleep(0.1)
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    os.pwrite(fd, f"{os.getpid()} {note}".strip().encode() + b"\n", 0)
     return fd

@@ -1,8 +1,11 @@
 """`up` and the other lifecycle commands, as lists of small steps sharing one ActionContext."""
 from __future__ import annotations
 
+import functools
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
+
+from dind_cluster import locks
 
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
@@ -13,8 +16,29 @@ from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values,
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
+from dind_cluster.paths import cache_dir
 
 
+def exclusive(doing: str) -> Callable:
+    """Run a lifecycle command holding the cluster's lock: a second `up` of the same cluster (or a
+    `down` during it) says what the first is doing instead of building the cluster twice."""
+    def wrap(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run(ctx: ActionContext, *args, **kwargs):
+            path = cache_dir(ctx.environ) / "locks" / f"cluster-{ctx.plan.cluster_key}.lock"
+            with locks.hold(path, busy=lambda holder: _busy(ctx, holder), note=doing):
+                return func(ctx, *args, **kwargs)
+        return run
+    return wrap
+
+
+def _busy(ctx: ActionContext, holder: str) -> DindError:
+    pid, _, doing = holder.partition(" ")
+    return DindError(f"cluster {ctx.plan.context} is being {doing or 'changed'} by another dind-cluster "
+                     f"(process {pid})", "wait for it to finish, then run this again")
+
+
+@exclusive("created")
 def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -> None:
     """Restore the snapshot when there is one, otherwise bring up a new cluster."""
     if running_master(ctx):
@@ -29,6 +53,7 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     print_cluster_info(ctx)
 
 
+@exclusive("created")
 def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] = (), finish: bool = True) -> None:
     """Every step of a new cluster; a failure removes what this run created unless `retain`.
 
@@ -58,6 +83,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
                 snapshot(ctx)
 
 
+@exclusive("restored")
 def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
     check_values(ctx)
@@ -76,6 +102,7 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
         wait_until_ready(ctx, containers[0])
 
 
+@exclusive("taken down")
 def down(ctx: ActionContext) -> None:
     """Snapshot the running nodes (so the next `up` comes back with today's state), then remove them."""
     if not ctx.flag("SKIP_SNAPSHOT") and running_master(ctx):
@@ -115,6 +142,7 @@ def preflight(ctx: ActionContext) -> None:
                                       + ["(up --skip-preflight skips these checks)"]))
 
 
+@exclusive("removed")
 def clean(ctx: ActionContext, everything: bool = False) -> None:
     """Remove every Docker object with this cluster's label (or any cluster's), and the kubeconfig entry."""
     key = None if everything else ctx.plan.cluster_key
@@ -126,6 +154,7 @@ def clean(ctx: ActionContext, everything: bool = False) -> None:
         ctx.progress.line(f"Removed context {ctx.plan.context} from the kubeconfig")
 
 
+@exclusive("snapshotted")
 def snapshot(ctx: ActionContext) -> None:
     with ctx.progress.step("Taking a snapshot of the cluster"):
         snapshots.snapshot_nodes(ctx.client, ctx.plan)

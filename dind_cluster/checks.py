@@ -20,7 +20,7 @@ import re
 import shutil
 from urllib.parse import urlsplit
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from . import kubeadm, naming, validation
 from .errors import ConfigError, ConfigErrors
@@ -48,7 +48,7 @@ def check(*names: str) -> Callable[[Check], Check]:
     return register
 
 
-def problems(values: Mapping[str, str]) -> List[ConfigError]:
+def problems(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> List[ConfigError]:
     """Every ConfigError the settings have: one per variable, table entries first, then the plan's."""
     found: List[ConfigError] = []
     for name, func in CHECKS.items():
@@ -58,7 +58,7 @@ def problems(values: Mapping[str, str]) -> List[ConfigError]:
     for name in sorted(n for n in values if _COMPONENT_ARG.match(n)):
         _collect(found, lambda text, _v, n=name: component_arg(n, text), values.get(name) or "", values)
     try:
-        make_plan(values)
+        make_plan(values, label_ids)
     except ConfigError as exc:
         if exc.variable not in {e.variable for e in found}:
             found.append(exc)
@@ -72,12 +72,12 @@ def _collect(found: List[ConfigError], func: Check, text: str, values: Mapping[s
         found.append(exc)
 
 
-def validated_plan(values: Mapping[str, str]) -> ClusterPlan:
+def validated_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> ClusterPlan:
     """The plan, once every setting passed; else ConfigErrors listing every problem."""
-    errors = problems(values)
+    errors = problems(values, label_ids)
     if errors:
         raise ConfigErrors(errors)
-    return make_plan(values)
+    return make_plan(values, label_ids)
 
 
 # --- the table --------------------------------------------------------------------------------

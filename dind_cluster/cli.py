@@ -89,9 +89,10 @@ class Session:
         return self.settings.values_map()
 
     def plan(self):
+        from dind_cluster import label_ids
         from dind_cluster.checks import validated_plan
 
-        plan = validated_plan(self.values)
+        plan = validated_plan(self.values, label_ids.load(self.environ))
         for warning in plan.warnings:
             typer.echo(f"WARNING: {warning}", err=True)
         return plan

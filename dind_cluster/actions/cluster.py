@@ -1,6 +1,7 @@
 """`up` and the other lifecycle commands, as lists of small steps sharing one ActionContext."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from typing import Callable, Sequence
@@ -44,6 +45,7 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     if running_master(ctx):
         ctx.progress.line(f"Cluster {ctx.plan.context} is already up; use 'down' or 'clean' first to recreate it.")
         return
+    ctx = free_label_id(ctx)
     if not skip_preflight:
         preflight(ctx)
     if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, ctx.plan):
@@ -128,6 +130,30 @@ def _drop_aaaa_rules(ctx: ActionContext) -> None:
                           "they stay (see `ip6tables -t nat -S`)")
         return
     helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, image, add=False, progress=ctx.progress.line)
+
+
+def free_label_id(ctx: ActionContext) -> ActionContext:
+    """A DIND_LABEL without CLUSTER_ID whose ID another of our clusters uses: take the next free
+    ID and remember it for the label (label_ids.py), instead of failing preflight."""
+    from dind_cluster import label_ids, naming
+    from dind_cluster.backend.facts import gather_facts
+    from dind_cluster.plan import make_plan
+    from dind_cluster.preflight import taken_by_another_cluster
+
+    label = ctx.value("DIND_LABEL").strip()
+    if not naming.is_label_derived(label, ctx.value("CLUSTER_ID")):
+        return ctx
+    facts = gather_facts(ctx.client, ctx.environ)
+    if not taken_by_another_cluster(facts, ctx.plan):
+        return ctx
+    for candidate in naming.label_id_candidates(label):
+        plan = make_plan(ctx.values, {label: candidate})
+        if not taken_by_another_cluster(facts, plan):
+            label_ids.remember(ctx.environ, label, candidate)
+            ctx.progress.line(f"Cluster ID {ctx.plan.cluster_id} of DIND_LABEL={label} is another cluster's: "
+                              f"using {candidate} (remembered for this label)")
+            return dataclasses.replace(ctx, plan=plan)
+    return ctx
 
 
 def preflight(ctx: ActionContext) -> None:

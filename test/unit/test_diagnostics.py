@@ -43,13 +43,22 @@ def fake_bin_dir(tmp_path: Path, code: int = 0, with_kubectl: bool = False) -> P
     return bin_dir
 
 
+@pytest.fixture(autouse=True)
+def published_port(monkeypatch):
+    """The e2e tests here have no engine: the master's published port is given (32003)."""
+    import dind_cluster.actions.e2e_run as e2e_run
+    monkeypatch.setattr(e2e_run, "master_port", lambda client, plan: 32003)
+
+
 def e2e_context(tmp_path: Path, **values: str) -> ActionContext:
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n"
+                          "clusters: [{name: dind-cluster-3, cluster: {server: 'https://127.0.0.1:32003'}}]\n"
+                          "contexts: [{name: dind-cluster-3, context: {cluster: dind-cluster-3, user: u}}]\n")
     environ = {"HOME": str(tmp_path / "home"), "KUBECONFIG": str(kubeconfig),
                "PATH": os.environ["PATH"], "RECORD_DIR": str(tmp_path)}
     return ActionContext(plan=make_plan({"CLUSTER_ID": "3"}), values=values, environ=environ,
-                         progress=Progress(quiet=True))
+                         progress=Progress(quiet=True), _client=object())
 
 
 def recorded(tmp_path: Path, name: str, what: str = "argv") -> list:

@@ -3,11 +3,13 @@ the kubeconfig right after `up` and `clean`, and a second `up` of a cluster bein
 instead of building it twice. CLUSTER_IDs 70-79."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
 import clusters
@@ -64,3 +66,26 @@ def test_real_kubectl_works_right_after_clean(engine, env):
         assert result.returncode == 0, (args, result.stderr)
     assert kubectl(env, "config", "get-contexts", "-o", "name").stdout.split() == ["after-clean", "mine"]
     assert owned(engine, f"cluster-{env['CLUSTER_ID']}") == ([], [], [])
+
+
+def test_a_label_whose_id_another_cluster_uses_takes_the_next_free_one(engine, scope, tmp_path):
+    """Another of our clusters holds the label's own network: up moves on and remembers the ID."""
+    from dind_cluster import label_ids, naming
+    from dind_cluster.actions.cluster import free_label_id
+    from dind_cluster.actions.context import ActionContext
+    from dind_cluster.backend.client import docker_client
+    from dind_cluster.plan import make_plan
+    from dind_cluster.ui import Progress
+
+    label, own = "hardening-label", naming.legacy_cluster_id("hardening-label")
+    values = {"DIND_LABEL": label, "MGMT_CIDRS": "10.214.0.0/24"}
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=f"10.214.{own}.0/24")])
+    engine.networks.create(f"kubeadm-dind-net-{scope.value}", ipam=ipam,
+                           labels={naming.CLUSTER_LABEL: f"other-{scope.value}", **scope.labels})
+    environ = {"HOME": str(tmp_path)}
+    ctx = ActionContext(plan=make_plan(values), values=values, environ=environ, progress=Progress(quiet=True),
+                        _client=docker_client(os.environ))
+    moved = free_label_id(ctx)
+    assert moved.plan.cluster_id != str(own)
+    assert label_ids.load(environ) == {label: int(moved.plan.cluster_id)}
+    assert make_plan(values, label_ids.load(environ)).network == moved.plan.network  # later commands agree

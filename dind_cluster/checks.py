@@ -6,6 +6,8 @@ raises ConfigError. A branch adding a variable adds one entry:
     @check("DIND_REGISTRY_MIRROR")
     def registry_mirror(text, values): ...
 
+or, for one rule shared by several variables, `for_each(rule, "A", "B")` with rule(variable, text).
+
 `validated_plan(values)` runs every entry whose variable is set (blank means "the default"), then
 the plan's cross-variable rules (networks that must fit together, names that must stay short),
 and raises ConfigErrors with one ConfigError per variable. `dind-cluster config` and every command
@@ -16,6 +18,7 @@ the binaries?); no Docker, no os.environ (PATH comes from `values`, which hold t
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from urllib.parse import urlsplit
@@ -148,16 +151,6 @@ def use_hairpin(text: str, values: Mapping[str, str]) -> bool:
     return validation.parse_bool("USE_HAIRPIN", text, False)
 
 
-@check("FEATURE_GATES")
-def feature_gates(text: str, values: Mapping[str, str]) -> Dict[str, bool]:
-    return kubeadm.parse_feature_gates("FEATURE_GATES", text)
-
-
-@check("KUBELET_FEATURE_GATES")
-def kubelet_feature_gates(text: str, values: Mapping[str, str]) -> Dict[str, bool]:
-    return kubeadm.parse_feature_gates("KUBELET_FEATURE_GATES", text)
-
-
 @check("DIND_K8S_VERSION")
 def k8s_version(text: str, values: Mapping[str, str]) -> str:
     """kubeadm.py's own rules: a full release it has templates for."""
@@ -186,16 +179,6 @@ def k8s_images_dir(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
-@check("DIND_BASE_IMAGE")
-def base_image(text: str, values: Mapping[str, str]) -> str:
-    return image_ref("DIND_BASE_IMAGE", text)
-
-
-@check("DIND_IMAGE")
-def node_image(text: str, values: Mapping[str, str]) -> str:
-    return image_ref("DIND_IMAGE", text)
-
-
 def image_ref(variable: str, text: str) -> str:
     if not _IMAGE_REF.match(text) or len(text) > 255:
         raise ConfigError(variable, f"'{text}' is not an image reference",
@@ -218,21 +201,11 @@ def wait_timeout(text: str, values: Mapping[str, str]) -> float:
 @check("DIND_PORT_FORWARDER")
 def port_forwarder(text: str, values: Mapping[str, str]) -> str:
     """An executable (a path, or a name on PATH) called with the apiserver port."""
-    found = shutil.which(str(_path("DIND_PORT_FORWARDER", text)), path=values.get("PATH") or None)
+    found = shutil.which(str(_path("DIND_PORT_FORWARDER", text)), path=values.get("PATH") or os.defpath)
     if not found:
         raise ConfigError("DIND_PORT_FORWARDER", f"'{text}' is not an executable",
                           "set it to an executable that takes the port as its argument")
     return found
-
-
-@check("KUBECTL_DIR")
-def kubectl_dir(text: str, values: Mapping[str, str]) -> Path:
-    return directory("KUBECTL_DIR", text)
-
-
-@check("E2E_REPORT_DIR")
-def e2e_report_dir(text: str, values: Mapping[str, str]) -> Path:
-    return directory("E2E_REPORT_DIR", text)
 
 
 def directory(variable: str, text: str) -> Path:
@@ -273,6 +246,17 @@ def dump_max_bytes(text: str, values: Mapping[str, str]) -> int:
     """What split-dump64 unpacks at most."""
     return parse_int("DIND_DUMP_MAX_BYTES", text, 1, 1 << 50, "use a number of bytes, e.g. 1073741824",
                      "a number of bytes")
+
+
+def for_each(func: Callable[[str, str], Any], *names: str) -> None:
+    """Register func(variable, text) as the check of each of `names` (one rule, several variables)."""
+    for name in names:
+        CHECKS[name] = lambda text, values, name=name: func(name, text)
+
+
+for_each(kubeadm.parse_feature_gates, "FEATURE_GATES", "KUBELET_FEATURE_GATES")
+for_each(image_ref, "DIND_BASE_IMAGE", "DIND_IMAGE")
+for_each(directory, "KUBECTL_DIR", "E2E_REPORT_DIR")
 
 
 def component_arg(variable: str, text: str) -> str:

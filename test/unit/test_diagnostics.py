@@ -119,9 +119,9 @@ def test_tarball_url_and_arch_follow_dl_k8s_io_layout():
         release_arch("mips")
 
 
-def make_tarball(members: dict) -> bytes:
+def make_tarball(members: dict, mode: str = "w:gz") -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buf, mode=mode) as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -260,20 +260,9 @@ def test_extract_tree_redacts_text_skips_binary_links_and_escapes(tmp_path):
 def test_exported_files_are_private(tmp_path):
     with diag.private_files():
         (tmp_path / "d").mkdir()
-        diag.extract_tree(_tar_of({"log/x.log": b"token: abc\n"}), tmp_path / "d" / "var")
+        diag.extract_tree(io.BytesIO(make_tarball({"log/x.log": b"token: abc\n"}, "w")), tmp_path / "d" / "var")
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "d/var/log/x.log").stat().st_mode) == 0o600
-
-
-def _tar_of(files: dict) -> io.BytesIO:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buf.seek(0)
-    return buf
 
 
 # --- dump collection: failures become problem lines ----------------------------------------------

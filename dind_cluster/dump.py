@@ -26,7 +26,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, List, Tuple, Union
+from typing import BinaryIO, Callable, Iterable, Iterator, List, Tuple, TypeVar, Union
 
 from .errors import DindError, one_line
 
@@ -46,6 +46,7 @@ DEFAULT_MAX_BYTES = 1 << 30          # what split-dump64 unpacks at most (DIND_D
 _CHUNK = 1 << 20
 
 Sections = List[Tuple[str, bytes]]
+T = TypeVar("T")
 LogSource = Union[str, bytes, Iterable[Union[str, bytes]]]
 
 
@@ -69,7 +70,7 @@ def encode_dump64(dump: bytes) -> str:
 
 # --- reading -------------------------------------------------------------------------------------
 
-def extract_dump64(source: LogSource) -> bytes:
+def extract_dump64(source: LogSource, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """The dump inside a CI log (text, bytes, or an iterable of lines).
 
     Accepted: any line ending (LF or CRLF); marker lines that END with the marker, so a log prefix
@@ -79,27 +80,20 @@ def extract_dump64(source: LogSource) -> bytes:
     blobs the last one wins (the latest dump). LZMA-alone and .xz data are both accepted.
     """
     tokens = _last_blob(_as_lines(source))
+    return _decoded(tokens, lambda blob: b"".join(_unpacked(blob, max_bytes)))
+
+
+def _decoded(tokens: list[bytes], use: Callable[[list[bytes]], T]) -> T:
+    """use(tokens); when they are corrupt, again with the trailing run of lines that look like
+    our 100-column wrapping (lines the dump wrote to stderr can land inside the blob)."""
     try:
-        return _unpack(tokens)
-    except DindError:
-        # Lines the dump wrote to stderr can land between the start marker and the blob: retry
-        # with the trailing run of lines that look like our 100-column wrapping.
+        return use(tokens)
+    except DindError as first:
         tail = _wrapped_tail(tokens)
-        if 0 < len(tail) < len(tokens):
+        if 0 < len(tail) < len(tokens) and "corrupt" in first.message:
             with contextlib.suppress(DindError):
-                return _unpack(tail)
+                return use(tail)
         raise  # the first, strict attempt's error
-
-
-def _unpack(tokens: list[bytes]) -> bytes:
-    try:
-        packed = base64.b64decode(b"".join(tokens), validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise DindError(f"the dump's base64 text is corrupt ({err})", _HINT) from None
-    try:
-        return lzma.decompress(packed, format=lzma.FORMAT_AUTO)
-    except lzma.LZMAError as err:
-        raise DindError(f"the dump's LZMA data is corrupt or truncated ({err})", _HINT) from None
 
 
 def _wrapped_tail(tokens: list[bytes]) -> list[bytes]:
@@ -238,14 +232,7 @@ def split_dump64(stream: BinaryIO, target_dir: Union[str, Path] = DUMP_DIR,
     """`split-dump64`: the dump64 blob inside a log on `stream` into files under `target_dir`,
     decompressed as a stream of at most `max_bytes`."""
     tokens = _last_blob(_as_lines(stream.read()))
-    try:
-        return _split_to_files(_unpacked(tokens, max_bytes), target_dir)
-    except DindError as first:
-        tail = _wrapped_tail(tokens)  # stderr lines inside the blob: retry with the wrapped tail
-        if 0 < len(tail) < len(tokens) and "corrupt" in first.message:
-            with contextlib.suppress(DindError):
-                return _split_to_files(_unpacked(tail, max_bytes), target_dir)
-        raise
+    return _decoded(tokens, lambda blob: _split_to_files(_unpacked(blob, max_bytes), target_dir))
 
 
 def _unpacked(tokens: list[bytes], max_bytes: int) -> Iterator[bytes]:

@@ -127,7 +127,7 @@ VALUES = st.text(st.characters(blacklist_characters="\0", blacklist_categories=(
 
 
 @pytest.mark.parametrize("variable", VARIABLES)
-@hsettings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=VALUES)
 def test_any_value_is_accepted_or_one_error_line(variable, value):
     result = config({variable: value})

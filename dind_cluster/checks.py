@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from . import kubeadm, naming, validation
+from . import naming, validation
 from .errors import ConfigError, ConfigErrors
 from .images import K8S_BINARIES, NO_IMAGES
 from .network import nat64_prefix, parse_cidr
@@ -154,6 +154,8 @@ def use_hairpin(text: str, values: Mapping[str, str]) -> bool:
 @check("DIND_K8S_VERSION")
 def k8s_version(text: str, values: Mapping[str, str]) -> str:
     """kubeadm.py's own rules: a full release it has templates for."""
+    from . import kubeadm  # here: kubeadm imports jinja2, which `config --json` needn't load
+
     kubeadm.api_version_for(text)
     return kubeadm.kubernetes_version(text)
 
@@ -254,7 +256,13 @@ def for_each(func: Callable[[str, str], Any], *names: str) -> None:
         CHECKS[name] = lambda text, values, name=name: func(name, text)
 
 
-for_each(kubeadm.parse_feature_gates, "FEATURE_GATES", "KUBELET_FEATURE_GATES")
+def feature_gates(variable: str, text: str) -> Dict[str, bool]:
+    from . import kubeadm
+
+    return kubeadm.parse_feature_gates(variable, text)
+
+
+for_each(feature_gates, "FEATURE_GATES", "KUBELET_FEATURE_GATES")
 for_each(image_ref, "DIND_BASE_IMAGE", "DIND_IMAGE")
 for_each(directory, "KUBECTL_DIR", "E2E_REPORT_DIR")
 

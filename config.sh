@@ -86,3 +86,8 @@ fi
 
 # Skip the snapshot after the first up (every up is then a full bring-up).
 # SKIP_SNAPSHOT=
+
+# How long the Docker engine may take to give its first answer (seconds), and the most
+# `split-dump64` unpacks from a CI log (bytes; a hostile log can hold gigabytes of zeros).
+# DIND_ENGINE_TIMEOUT=10
+# DIND_DUMP_MAX_BYTES=1073741824

@@ -6,6 +6,8 @@ raises ConfigError. A branch adding a variable adds one entry:
     @check("DIND_REGISTRY_MIRROR")
     def registry_mirror(text, values): ...
 
+or, for one rule shared by several variables, `for_each(rule, "A", "B")` with rule(variable, text).
+
 `validated_plan(values)` runs every entry whose variable is set (blank means "the default"), then
 the plan's cross-variable rules (networks that must fit together, names that must stay short),
 and raises ConfigErrors with one ConfigError per variable. `dind-cluster config` and every command
@@ -16,10 +18,12 @@ the binaries?); no Docker, no os.environ (PATH comes from `values`, which hold t
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
+from urllib.parse import urlsplit
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from . import kubeadm, naming, registries, validation
 from .errors import ConfigError, ConfigErrors
@@ -47,7 +51,7 @@ def check(*names: str) -> Callable[[Check], Check]:
     return register
 
 
-def problems(values: Mapping[str, str]) -> List[ConfigError]:
+def problems(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> List[ConfigError]:
     """Every ConfigError the settings have: one per variable, table entries first, then the plan's."""
     found: List[ConfigError] = []
     for name, func in CHECKS.items():
@@ -57,7 +61,7 @@ def problems(values: Mapping[str, str]) -> List[ConfigError]:
     for name in sorted(n for n in values if _COMPONENT_ARG.match(n)):
         _collect(found, lambda text, _v, n=name: component_arg(n, text), values.get(name) or "", values)
     try:
-        make_plan(values)
+        make_plan(values, label_ids)
     except ConfigError as exc:
         if exc.variable not in {e.variable for e in found}:
             found.append(exc)
@@ -73,12 +77,12 @@ def _collect(found: List[ConfigError], func: Check, text: str, values: Mapping[s
             found.append(exc)
 
 
-def validated_plan(values: Mapping[str, str]) -> ClusterPlan:
+def validated_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> ClusterPlan:
     """The plan, once every setting passed; else ConfigErrors listing every problem."""
-    errors = problems(values)
+    errors = problems(values, label_ids)
     if errors:
         raise ConfigErrors(errors)
-    return make_plan(values)
+    return make_plan(values, label_ids)
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -149,19 +153,11 @@ def use_hairpin(text: str, values: Mapping[str, str]) -> bool:
     return validation.parse_bool("USE_HAIRPIN", text, False)
 
 
-@check("FEATURE_GATES")
-def feature_gates(text: str, values: Mapping[str, str]) -> Dict[str, bool]:
-    return kubeadm.parse_feature_gates("FEATURE_GATES", text)
-
-
-@check("KUBELET_FEATURE_GATES")
-def kubelet_feature_gates(text: str, values: Mapping[str, str]) -> Dict[str, bool]:
-    return kubeadm.parse_feature_gates("KUBELET_FEATURE_GATES", text)
-
-
 @check("DIND_K8S_VERSION")
 def k8s_version(text: str, values: Mapping[str, str]) -> str:
     """kubeadm.py's own rules: a full release it has templates for."""
+    from . import kubeadm  # here: kubeadm imports jinja2, which `config --json` needn't load
+
     kubeadm.api_version_for(text)
     return kubeadm.kubernetes_version(text)
 
@@ -187,16 +183,6 @@ def k8s_images_dir(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
-@check("DIND_BASE_IMAGE")
-def base_image(text: str, values: Mapping[str, str]) -> str:
-    return image_ref("DIND_BASE_IMAGE", text)
-
-
-@check("DIND_IMAGE")
-def node_image(text: str, values: Mapping[str, str]) -> str:
-    return image_ref("DIND_IMAGE", text)
-
-
 def image_ref(variable: str, text: str) -> str:
     if not _IMAGE_REF.match(text) or len(text) > 255:
         raise ConfigError(variable, f"'{text}' is not an image reference",
@@ -219,21 +205,11 @@ def wait_timeout(text: str, values: Mapping[str, str]) -> float:
 @check("DIND_PORT_FORWARDER")
 def port_forwarder(text: str, values: Mapping[str, str]) -> str:
     """An executable (a path, or a name on PATH) called with the apiserver port."""
-    found = shutil.which(str(_path("DIND_PORT_FORWARDER", text)), path=values.get("PATH") or None)
+    found = shutil.which(str(_path("DIND_PORT_FORWARDER", text)), path=values.get("PATH") or os.defpath)
     if not found:
         raise ConfigError("DIND_PORT_FORWARDER", f"'{text}' is not an executable",
                           "set it to an executable that takes the port as its argument")
     return found
-
-
-@check("KUBECTL_DIR")
-def kubectl_dir(text: str, values: Mapping[str, str]) -> Path:
-    return directory("KUBECTL_DIR", text)
-
-
-@check("E2E_REPORT_DIR")
-def e2e_report_dir(text: str, values: Mapping[str, str]) -> Path:
-    return directory("E2E_REPORT_DIR", text)
 
 
 def directory(variable: str, text: str) -> Path:
@@ -243,6 +219,54 @@ def directory(variable: str, text: str) -> Path:
     if ancestors and not _is(Path.is_dir, ancestors[0]):
         raise ConfigError(variable, f"{ancestors[0]} is not a directory", "give a directory (it is created if missing)")
     return path
+
+
+@check("DIND_ENGINE_TIMEOUT")
+def engine_timeout(text: str, values: Mapping[str, str]) -> float:
+    """How long the Docker engine may take to give its first answer."""
+    return parse_seconds("DIND_ENGINE_TIMEOUT", text, 3600, "use a number of seconds, e.g. 10")
+
+
+@check("DOCKER_HOST")
+def docker_host(text: str, values: Mapping[str, str]) -> str:
+    """The forms the Docker SDK takes, with a host and a port in range where they belong."""
+    allowed = "use unix:///path/docker.sock, tcp://host:port or ssh://user@host"
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError as exc:
+        raise ConfigError("DOCKER_HOST", f"'{text}' is not an engine address ({exc})", allowed) from None
+    if url.scheme not in ("unix", "tcp", "http", "https", "ssh", "npipe", "fd"):
+        raise ConfigError("DOCKER_HOST", f"'{text}' is not an engine address (scheme '{url.scheme}')", allowed)
+    if url.scheme in ("tcp", "http", "https", "ssh") and not url.hostname:
+        raise ConfigError("DOCKER_HOST", f"'{text}' names no host", allowed)
+    if port == 0:
+        raise ConfigError("DOCKER_HOST", f"'{text}' has port 0", allowed)
+    return text
+
+
+@check("DIND_DUMP_MAX_BYTES")
+def dump_max_bytes(text: str, values: Mapping[str, str]) -> int:
+    """What split-dump64 unpacks at most."""
+    return parse_int("DIND_DUMP_MAX_BYTES", text, 1, 1 << 50, "use a number of bytes, e.g. 1073741824",
+                     "a number of bytes")
+
+
+def for_each(func: Callable[[str, str], Any], *names: str) -> None:
+    """Register func(variable, text) as the check of each of `names` (one rule, several variables)."""
+    for name in names:
+        CHECKS[name] = lambda text, values, name=name: func(name, text)
+
+
+def feature_gates(variable: str, text: str) -> Dict[str, bool]:
+    from . import kubeadm
+
+    return kubeadm.parse_feature_gates(variable, text)
+
+
+for_each(feature_gates, "FEATURE_GATES", "KUBELET_FEATURE_GATES")
+for_each(image_ref, "DIND_BASE_IMAGE", "DIND_IMAGE")
+for_each(directory, "KUBECTL_DIR", "E2E_REPORT_DIR")
 
 
 def component_arg(variable: str, text: str) -> str:

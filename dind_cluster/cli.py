@@ -95,9 +95,10 @@ class Session:
         return self.settings.values_map()
 
     def plan(self):
+        from dind_cluster import label_ids
         from dind_cluster.checks import validated_plan
 
-        plan = validated_plan(self.values)
+        plan = validated_plan(self.values, label_ids.load(self.environ))
         for warning in plan.warnings:
             typer.echo(f"WARNING: {warning}", err=True)
         return plan
@@ -170,25 +171,29 @@ def config_cmd(
 
 # --- dumps that need no cluster -------------------------------------------------------------
 
-def _split(kind: str) -> None:
+def _split(paths: list) -> None:
     from dind_cluster import dump
 
-    target = Path.cwd() / "cluster-dump"
-    reader = dump.split_dump64 if kind == "64" else dump.split_dump
-    paths = reader(sys.stdin.buffer, target)
     typer.echo(dump.listing(paths))
 
 
 @command("split-dump")
 def split_dump_cmd() -> None:
     """Split a dump read on stdin into ./cluster-dump/ (one file per @@@ section)."""
-    _split("")
+    from dind_cluster import dump
+
+    _split(dump.split_dump(sys.stdin.buffer, Path.cwd() / dump.DUMP_DIR))
 
 
 @command("split-dump64")
-def split_dump64_cmd() -> None:
-    """Find the base64 dump in a CI log on stdin and split it into ./cluster-dump/."""
-    _split("64")
+def split_dump64_cmd(ctx: typer.Context) -> None:
+    """Find the base64 dump in a CI log on stdin and split it into ./cluster-dump/
+    (unpacking at most DIND_DUMP_MAX_BYTES, 1 GiB by default)."""
+    from dind_cluster import checks, dump
+
+    limit = _session(ctx).environ.get("DIND_DUMP_MAX_BYTES") or ""
+    max_bytes = checks.dump_max_bytes(limit, {}) if limit.strip() else dump.DEFAULT_MAX_BYTES
+    _split(dump.split_dump64(sys.stdin.buffer, Path.cwd() / dump.DUMP_DIR, max_bytes))
 
 
 # --- cluster lifecycle -----------------------------------------------------------------------

@@ -141,6 +141,16 @@ def _shape_problem(conf) -> str:
     return ""
 
 
+def context_server(path: Path, context: str):
+    """The server URL the kubeconfig's `context` leads to; None when there is no such context."""
+    conf = _load(path) if _exists(path) else {}
+    entry = next((c.get("context") or {} for c in conf.get("contexts") or [] if c.get("name") == context), None)
+    if entry is None:
+        return None
+    cluster = next((c.get("cluster") or {} for c in conf.get("clusters") or [] if c.get("name") == entry.get("cluster")), {})
+    return cluster.get("server") if isinstance(cluster, dict) else None
+
+
 def check_usable(path: Path) -> None:
     """Before a cluster is made: the kubeconfig we will merge into must be readable and well-formed."""
     _load(path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 from .errors import ConfigError
 from .numbers import parse_int
@@ -71,8 +71,25 @@ def check_dind_label(label: str) -> None:
                           "or a numbered cluster)", "use CLUSTER_ID for numbered clusters")
 
 
-def resolve_identity(label_text: Optional[str], id_text: Optional[str]) -> Identity:
-    """Apply the table of reference §4.1; an empty or default label counts as unset."""
+def is_label_derived(label_text: Optional[str], id_text: Optional[str]) -> bool:
+    """True when the cluster ID comes from DIND_LABEL alone (no CLUSTER_ID, no `-<N>` ending)."""
+    label = (label_text or "").strip()
+    if (id_text or "").strip() or label in ("", DEFAULT_DIND_LABEL):
+        return False
+    numbered = _NUMBERED_LABEL_RE.match(label)
+    return not (numbered and int(numbered.group(2)) <= MAX_CLUSTER_ID)
+
+
+def label_id_candidates(label: str) -> list[int]:
+    """The IDs a label-derived cluster may take, its own first, then the next ones round 1..254."""
+    first = legacy_cluster_id(label)
+    return [(first - 1 + i) % MAX_CLUSTER_ID + 1 for i in range(MAX_CLUSTER_ID)]
+
+
+def resolve_identity(label_text: Optional[str], id_text: Optional[str],
+                     label_ids: Optional[Mapping[str, int]] = None) -> Identity:
+    """Apply the table of reference §4.1; an empty or default label counts as unset. `label_ids`
+    holds the ID remembered for a label whose own was taken by another cluster (label_ids.py)."""
     cluster_id = parse_cluster_id(id_text)
     label = (label_text or "").strip()
     if label in ("", DEFAULT_DIND_LABEL):
@@ -85,7 +102,7 @@ def resolve_identity(label_text: Optional[str], id_text: Optional[str]) -> Ident
     if cluster_id == 0 and numbered and int(numbered.group(2)) <= MAX_CLUSTER_ID:
         return resolve_identity(numbered.group(1), numbered.group(2))
     if cluster_id == 0:
-        return Identity(label, legacy_cluster_id(label), f"-{label}")
+        return Identity(label, (label_ids or {}).get(label) or legacy_cluster_id(label), f"-{label}")
     label = f"{label}-{cluster_id}"
     return Identity(label, cluster_id, f"-{label}")
 

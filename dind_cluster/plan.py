@@ -122,12 +122,13 @@ class _Ipv6Extras:
         return f"{self.nat64_prefix}.0.0/16"
 
 
-def make_plan(values: Mapping[str, str]) -> ClusterPlan:
-    """Resolve every name and address of a cluster, or raise the first ConfigError."""
+def make_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> ClusterPlan:
+    """Resolve every name and address of a cluster, or raise the first ConfigError.
+    `label_ids`: IDs remembered for labels given without CLUSTER_ID (naming.resolve_identity)."""
     v = _Values(values)
     versions.parse(v.get("DIND_K8S_VERSION") or versions.DEFAULT_K8S_VERSION)
     mode = check.choice("IP_MODE", v.get("IP_MODE"), check.IP_MODES, "ipv4")
-    ident = naming.resolve_identity(v.get("DIND_LABEL"), v.get("CLUSTER_ID"))
+    ident = naming.resolve_identity(v.get("DIND_LABEL"), v.get("CLUSTER_ID"), label_ids)
     num_nodes = check.parse_num_nodes(v.get("NUM_NODES"))
     cni = check.choice("CNI_PLUGIN", v.get("CNI_PLUGIN"), check.CNI_PLUGINS, "bridge")
     check.check_ipv6_cni(cni, mode)

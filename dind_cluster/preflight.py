@@ -104,6 +104,12 @@ def planned_subnets(plan: ClusterPlan, routed: bool = False) -> list[tuple[str, 
     return named
 
 
+def taken_by_another_cluster(facts: Facts, plan: ClusterPlan) -> bool:
+    """Does another of our clusters' network hold one of the plan's management subnets?"""
+    return any(net.cluster_key not in (None, plan.cluster_key) and any(overlap(mine, s) for s in net.subnets)
+               for net in facts.networks for _, mine in planned_subnets(plan))
+
+
 def overlap(a: str, b: str) -> bool:
     x, y = ipaddress.ip_network(a, strict=False), ipaddress.ip_network(b, strict=False)
     return x.version == y.version and x.overlaps(y)

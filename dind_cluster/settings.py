@@ -6,9 +6,14 @@ values that will win; what it sets only counts where no higher layer sets the sa
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
+import shutil
+import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
@@ -122,7 +127,8 @@ def default_config_path(environ: Mapping[str, str]) -> Optional[Path]:
         return None
     if environ.get("DIND_CONFIG"):
         path = Path(environ["DIND_CONFIG"])
-        if not path.is_file():
+        # Anything readable that isn't a directory: /dev/null, a pipe from <(…), a file.
+        if not _readable(path) or path.is_dir():
             raise ConfigError("DIND_CONFIG", f"{path} is not a readable file", "a path to a config.sh")
         return path
     for root in (environ.get("DIND_ROOT"), Path(__file__).resolve().parent.parent):
@@ -131,35 +137,97 @@ def default_config_path(environ: Mapping[str, str]) -> Optional[Path]:
     return None
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """A dotenv file (python-dotenv syntax); a missing file is a configuration error."""
-    from dotenv import dotenv_values  # imported here: only needed with --env-file
+def _readable(path: Path) -> bool:
+    try:
+        return os.access(path, os.R_OK)
+    except (OSError, ValueError):
+        return False
 
-    if not Path(path).is_file():
-        raise ConfigError("--env-file", f"{path} does not exist", "a readable dotenv file of NAME=value lines")
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+_ENV_FILE_ALLOWED = "a readable UTF-8 dotenv file of NAME=value lines"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A dotenv file (python-dotenv syntax); a missing, unreadable or malformed one is a
+    configuration error naming the line (python-dotenv itself only warns and goes on)."""
+    from dotenv.parser import parse_stream  # imported here: only needed with --env-file
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("--env-file", f"{path} is not UTF-8 text (byte {exc.start})", _ENV_FILE_ALLOWED) from None
+    except OSError as exc:
+        raise ConfigError("--env-file", f"can't read {path}: {exc.strerror or exc}", _ENV_FILE_ALLOWED) from None
+    values = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.line
+            raise ConfigError("--env-file", f"{path} line {line}: can't parse '{binding.original.string.strip()}'",
+                              _ENV_FILE_ALLOWED)
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
+    return values
+
+
+# Sourced, then a marker and the environment: a config.sh that runs `exit` or `exec` never
+# reaches the marker. `env` is called by the path found here, so config.sh may set PATH.
+_READER = 'set -a; . "$1" >&2 || exit $?; printf "%s\\0" "$3"; "$2" -0'
 
 
 def read_config_sh(path: Path, visible: Mapping[str, str]) -> dict[str, str]:
     """Source `path` in bash with `visible` as its environment; return what it set or changed."""
-    script = 'set -a; . "$1" >&2 || exit $?; env -0'
     env = {"PATH": os.defpath, **visible}
-    try:
-        proc = subprocess.run(
-            ["bash", "-c", script, "bash", str(path)],
-            env=env, capture_output=True, timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError("DIND_CONFIG", f"couldn't evaluate {path} ({exc})", "a bash script of assignments")
-    if proc.returncode != 0:
-        last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["exit status %d" % proc.returncode])[-1]
+    marker = f"__DIND_CONFIG_DONE_{os.getpid()}__"
+    with _sourceable(path) as source:
+        code, out, err = _run_bash(_READER, [str(source), shutil.which("env") or "/usr/bin/env", marker], env, path)
+    if code != 0:
+        last = (err.decode(errors="replace").strip().splitlines() or ["exit status %d" % code])[-1]
         raise ConfigError("DIND_CONFIG", f"{path} failed: {last}", "a bash script that bash can source")
+    head, sep, rest = out.partition(marker.encode() + b"\0")
+    if not sep:
+        raise ConfigError("DIND_CONFIG", f"{path} stopped bash before its end (exit or exec)",
+                          "a bash script of assignments, without exit or exec at its top level")
     result = {}
-    for item in proc.stdout.split(b"\0"):
+    for item in rest.split(b"\0"):
         name, sep, value = item.decode(errors="replace").partition("=")
         if sep and _NAME.match(name) and env.get(name) != value and name not in _SHELL_NOISE:
             result[name] = value
     return result
+
+
+@contextlib.contextmanager
+def _sourceable(path: Path) -> Iterator[Path]:
+    """`path` itself, or for a pipe or device (<(…), /dev/null) a copy bash can open: the
+    child doesn't inherit our /dev/fd/N."""
+    if path.is_file():
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(prefix="dind-config-", suffix=".sh") as copy:
+        try:
+            copy.write(path.read_bytes())
+        except OSError as exc:
+            raise ConfigError("DIND_CONFIG", f"can't read {path}: {exc.strerror or exc}", "a path to a config.sh") from None
+        copy.flush()
+        yield Path(copy.name)
+
+
+def _run_bash(script: str, args: list, env: dict, path: Path) -> tuple:
+    """Run bash with output to files (not pipes: a background job config.sh leaves would hold a
+    pipe open); its process group, background jobs included, is ended once bash exits."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(["bash", "-c", script, "bash", *args], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err, start_new_session=True)
+            try:
+                code = proc.wait(timeout=30)
+            finally:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConfigError("DIND_CONFIG", f"couldn't evaluate {path} ({exc})", "a bash script of assignments") from None
+        out.seek(0)
+        err.seek(0)
+        return code, out.read(), err.read()
 
 
 # Variables bash itself sets or changes while sourcing; never configuration.

@@ -1,8 +1,12 @@
 """`up` and the other lifecycle commands, as lists of small steps sharing one ActionContext."""
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
+
+from dind_cluster import locks
 
 from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
@@ -14,13 +18,35 @@ from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
 from dind_cluster.kubeadm_args import KubeadmArgs
+from dind_cluster.paths import cache_dir
 
 
+def exclusive(doing: str) -> Callable:
+    """Run a lifecycle command holding the cluster's lock: a second `up` of the same cluster (or a
+    `down` during it) says what the first is doing instead of building the cluster twice."""
+    def wrap(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run(ctx: ActionContext, *args, **kwargs):
+            path = cache_dir(ctx.environ) / "locks" / f"cluster-{ctx.plan.cluster_key}.lock"
+            with locks.hold(path, busy=lambda holder: _busy(ctx, holder), note=doing):
+                return func(ctx, *args, **kwargs)
+        return run
+    return wrap
+
+
+def _busy(ctx: ActionContext, holder: str) -> DindError:
+    pid, _, doing = holder.partition(" ")
+    return DindError(f"cluster {ctx.plan.context} is being {doing or 'changed'} by another dind-cluster "
+                     f"(process {pid})", "wait for it to finish, then run this again")
+
+
+@exclusive("created")
 def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -> None:
     """Restore the snapshot when there is one, otherwise bring up a new cluster."""
     if running_master(ctx):
         ctx.progress.line(f"Cluster {ctx.plan.context} is already up; use 'down' or 'clean' first to recreate it.")
         return
+    ctx = free_label_id(ctx)
     if not skip_preflight:
         preflight(ctx)
     if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, ctx.plan):
@@ -31,6 +57,7 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     print_summary(ctx)
 
 
+@exclusive("created")
 def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[KubeadmArgs] = None,
              finish: bool = True) -> None:
     """Every step of a new cluster; a failure removes what this run created unless `retain`.
@@ -62,6 +89,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
                 snapshot(ctx)
 
 
+@exclusive("restored")
 def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
     check_values(ctx)
@@ -83,6 +111,7 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
         wait_until_ready(ctx, containers[0])
 
 
+@exclusive("taken down")
 def down(ctx: ActionContext) -> None:
     """Snapshot the running nodes (so the next `up` comes back with today's state), then remove them."""
     if not ctx.flag("SKIP_SNAPSHOT") and running_master(ctx):
@@ -110,6 +139,30 @@ def _drop_aaaa_rules(ctx: ActionContext) -> None:
     helpers64.set_aaaa_rules(ctx.client, ctx.plan, ctx.environ, image, add=False, progress=ctx.progress.line)
 
 
+def free_label_id(ctx: ActionContext) -> ActionContext:
+    """A DIND_LABEL without CLUSTER_ID whose ID another of our clusters uses: take the next free
+    ID and remember it for the label (label_ids.py), instead of failing preflight."""
+    from dind_cluster import label_ids, naming
+    from dind_cluster.backend.facts import gather_facts
+    from dind_cluster.plan import make_plan
+    from dind_cluster.preflight import taken_by_another_cluster
+
+    label = ctx.value("DIND_LABEL").strip()
+    if not naming.is_label_derived(label, ctx.value("CLUSTER_ID")):
+        return ctx
+    facts = gather_facts(ctx.client, ctx.environ)
+    if not taken_by_another_cluster(facts, ctx.plan):
+        return ctx
+    for candidate in naming.label_id_candidates(label):
+        plan = make_plan(ctx.values, {label: candidate})
+        if not taken_by_another_cluster(facts, plan):
+            label_ids.remember(ctx.environ, label, candidate)
+            ctx.progress.line(f"Cluster ID {ctx.plan.cluster_id} of DIND_LABEL={label} is another cluster's: "
+                              f"using {candidate} (remembered for this label)")
+            return dataclasses.replace(ctx, plan=plan)
+    return ctx
+
+
 def preflight(ctx: ActionContext) -> None:
     """Problems that would make `up` fail later, each with its fix; `--skip-preflight` bypasses."""
     from dind_cluster.backend.facts import preflight_problems
@@ -124,6 +177,7 @@ def preflight(ctx: ActionContext) -> None:
                                       + ["(up --skip-preflight skips these checks)"]))
 
 
+@exclusive("removed")
 def clean(ctx: ActionContext, everything: bool = False, registry: bool = False) -> None:
     """Remove every Docker object with this cluster's label (or any cluster's), and the kubeconfig entry;
     the shared local registry only with `registry`, once no cluster uses it."""
@@ -137,6 +191,7 @@ def clean(ctx: ActionContext, everything: bool = False, registry: bool = False) 
         ctx.progress.line(f"Removed context {ctx.plan.context} from the kubeconfig")
 
 
+@exclusive("snapshotted")
 def snapshot(ctx: ActionContext) -> None:
     with ctx.progress.step("Taking a snapshot of the cluster"):
         snapshots.snapshot_nodes(ctx.client, ctx.plan)

@@ -21,8 +21,9 @@ class ActionContext:
         """The Docker client, created on first use (so pure commands never import docker)."""
         if self._client is None:
             from dind_cluster.backend.client import docker_client
+            from dind_cluster.checks import engine_timeout
 
-            self._client = docker_client(self.environ)
+            self._client = docker_client(self.environ, engine_timeout(self.value("DIND_ENGINE_TIMEOUT", "10"), {}))
         return self._client
 
     def value(self, name: str, default: str = "") -> str:

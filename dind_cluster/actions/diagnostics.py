@@ -18,9 +18,10 @@ through `redact` before it is written anywhere.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-import shutil
+import os
 import tarfile
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.kube import ADMIN_CONF
 from dind_cluster.backend import nodes
 from dind_cluster.backend.client import docker_errors
-from dind_cluster.errors import DindError
+from dind_cluster.errors import DindError, EngineUnreachable
 from dind_cluster.kubeadm import CRI_SOCKET
 from dind_cluster.naming import ROLE_LABEL
 from dind_cluster.redact import redact, redact_text
@@ -185,6 +186,8 @@ def collect(ctx: ActionContext, containers: Optional[list] = None) -> Collected:
     """Every section, redacted, in a stable order; nodes are asked concurrently."""
     try:
         running = node_containers(ctx) if containers is None else containers
+    except EngineUnreachable:
+        raise  # no engine, no dump: an error (exit 1), not an empty dump and exit 0
     except DindError as exc:
         return Collected(problems=[exc.message])
     if not running:
@@ -235,7 +238,7 @@ def export_logs(ctx: ActionContext, directory: Path) -> list:
     DIR/<node>/var/log and DIR/<node>/inspect.json, and DIR/docker-info.json."""
     directory = Path(directory)
     with ctx.progress.step(f"Exporting the logs of cluster '{ctx.plan.cluster_key}' "
-                           f"to {directory}"):
+                           f"to {directory}"), private_files():
         every = node_containers(ctx, running_only=False)
         got = collect(ctx, [c for c in every if c.status == "running"])
         dump.write_split_dump(got.sections, directory)
@@ -246,6 +249,16 @@ def export_logs(ctx: ActionContext, directory: Path) -> list:
             info = ctx.client.info()
         _write_json(directory / "docker-info.json", info)
     return got.problems
+
+
+@contextlib.contextmanager
+def private_files():
+    """Logs hold hostnames, addresses and what redaction missed: files 0600, directories 0700."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def export_node(container, target: Path) -> list:
@@ -261,9 +274,15 @@ def export_node(container, target: Path) -> list:
                 spool.write(chunk)
             spool.seek(0)
             extract_tree(spool, target / "var")
+        journal, problem = run(container, JOURNAL)
+        (target / "journal.txt").write_bytes(redact(journal))
     except (DindError, OSError, tarfile.TarError) as exc:
         return [f"{container.name}: {getattr(exc, 'message', None) or exc}"]
-    return []
+    return [problem] if problem else []
+
+
+# The binary journal files can't be redacted: the whole journal goes out as redacted text instead.
+JOURNAL = Command(("journalctl", "--no-pager", "-o", "short-iso"))
 
 
 def _write_json(path: Path, data) -> None:
@@ -272,7 +291,8 @@ def _write_json(path: Path, data) -> None:
 
 def extract_tree(fileobj, dest: Path) -> None:
     """Regular files and directories of a tar under `dest` (links, devices and names that would
-    leave `dest` are skipped); text files are redacted, binary ones (journal) copied as they are."""
+    leave `dest` are skipped); text files are redacted, binary ones (journal files) skipped, as
+    their secrets can't be redacted (export_node writes the journal as text)."""
     root = dest.resolve()
     with tarfile.open(fileobj=fileobj, mode="r:") as tar:
         for member in tar:
@@ -282,11 +302,9 @@ def extract_tree(fileobj, dest: Path) -> None:
             if member.isdir():
                 path.mkdir(parents=True, exist_ok=True)
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tar.extractfile(member) as src, open(path, "wb") as dst:
+            with tar.extractfile(member) as src:
                 head = src.read(8192)
                 if b"\0" in head:
-                    dst.write(head)
-                    shutil.copyfileobj(src, dst)
-                else:
-                    dst.write(redact(head + src.read()))
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(redact(head + src.read()))

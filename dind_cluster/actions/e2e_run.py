@@ -20,12 +20,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from dind_cluster import host_kubectl, images, paths
+from dind_cluster import host_kubectl, images, locks, paths
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.download import open_url
 from dind_cluster.e2e import e2e_command
 from dind_cluster.errors import DindError
-from dind_cluster.kubeconfig import kubeconfig_path
+from dind_cluster.backend.nodes import master_port
+from dind_cluster.kubeconfig import context_server, kubeconfig_path, server_url
 
 DOWNLOAD_BASE = "https://dl.k8s.io"
 BINARIES = ("ginkgo", "e2e.test")
@@ -79,8 +80,9 @@ def ensure_e2e_binaries(values: Mapping[str, str], environ: Mapping[str, str], *
     version = version if version.startswith("v") else f"v{version}"
     arch = release_arch(machine)
     target = cache_dir(environ, version, arch)
-    if binaries_in(str(target)) is None:
-        download_e2e_binaries(tarball_url(version, arch, base), target, bin_dir, notify)
+    with locks.hold(target.parent / f".{target.name}.lock"):  # one download per artefact at a time
+        if binaries_in(str(target)) is None:
+            download_e2e_binaries(tarball_url(version, arch, base), target, bin_dir, notify)
     return binaries_in(str(target))
 
 
@@ -124,10 +126,10 @@ def _extract_binaries(fileobj, target: Path, url: str, hint: str) -> None:
                     src = None
                 if src is None:
                     raise DindError(f"{url} has no {MEMBER_DIR}/{name}", hint)
-                partial = target / f".{name}.partial"
-                with src, open(partial, "wb") as dst:
+                fd, partial = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".partial")
+                with src, os.fdopen(fd, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                partial.chmod(0o755)
+                os.chmod(partial, 0o755)
                 os.replace(partial, target / name)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DindError(f"{url}: not a readable tarball ({exc})", hint) from None
@@ -147,13 +149,26 @@ def suite_environment(environ: Mapping[str, str], bin_dir: str) -> dict:
     return env
 
 
+def check_context(kubeconfig: Path, plan, port: Optional[int]) -> None:
+    """The suite must test this cluster: the plan's context must lead to its published apiserver."""
+    server = context_server(kubeconfig, plan.context)
+    if server is None:
+        raise DindError(f"the kubeconfig {kubeconfig} has no context {plan.context}", "run 'dind-cluster up' first")
+    want = server_url(plan.apiserver_host, port) if port else None
+    if server != want:
+        raise DindError(f"context {plan.context} in {kubeconfig} leads to {server}, not to this cluster's "
+                        f"apiserver ({want or 'not running'})",
+                        "run 'dind-cluster up': it brings the cluster up and rewrites its context")
+
+
 def run_e2e(ctx: ActionContext, serial: bool, focus: Optional[str], skip: Optional[str]) -> int:
     """Run the conformance suite (or its serial part) on the cluster; returns its exit code."""
-    with ctx.progress.step("Finding e2e.test and ginkgo"):
-        found = ensure_e2e_binaries(ctx.values, ctx.environ, notify=ctx.progress.line)
     kubeconfig = kubeconfig_path(ctx.environ)
     if not kubeconfig.is_file():
         raise DindError(f"no kubeconfig at {kubeconfig}", "bring the cluster up first")
+    check_context(kubeconfig, ctx.plan, master_port(ctx.client, ctx.plan))
+    with ctx.progress.step("Finding e2e.test and ginkgo"):
+        found = ensure_e2e_binaries(ctx.values, ctx.environ, notify=ctx.progress.line)
     report_dir = ctx.value("E2E_REPORT_DIR")
     if report_dir:
         report_dir = str(Path(report_dir).expanduser().resolve())

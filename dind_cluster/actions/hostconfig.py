@@ -5,7 +5,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from dind_cluster import kubeconfig
+from dind_cluster import checks, kubeconfig
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.kube import ADMIN_CONF
 from dind_cluster.backend.containers import exec_in
@@ -47,12 +47,9 @@ def forget_kubeconfig(ctx: ActionContext) -> bool:
 
 def run_port_forwarder(ctx: ActionContext, port: int) -> None:
     """DIND_PORT_FORWARDER is called with the port (e.g. to forward it from a remote engine)."""
-    forwarder = ctx.value("DIND_PORT_FORWARDER")
-    if not forwarder:
+    if not ctx.value("DIND_PORT_FORWARDER"):
         return
-    if not os.access(forwarder, os.X_OK):
-        raise DindError(f"DIND_PORT_FORWARDER: '{forwarder}' is not executable; "
-                        "set it to an executable that takes the port as its argument")
+    forwarder = checks.port_forwarder(ctx.value("DIND_PORT_FORWARDER"), ctx.values)  # a name on PATH, resolved
     with ctx.progress.step(f"Setting up port-forwarding for :{port}"):
         result = subprocess.run([forwarder, str(port)], env=dict(ctx.environ), capture_output=True, text=True)
     if result.returncode != 0:

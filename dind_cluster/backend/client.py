@@ -8,12 +8,19 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from dind_cluster.errors import DockerError, EngineUnreachable
+from dind_cluster.errors import ConfigError, DockerError, EngineUnreachable
 
 _clients: dict = {}
+# Bounded waits, per kind of call: the first answer (ping) shows an engine that accepts
+# connections and never answers; any later call (an exec of kubeadm init, a commit, a build's
+# next line) gets CALL_TIMEOUT. The SDK's own default would hang a command for 600 s.
+ANSWER_TIMEOUT = 10.0
+CALL_TIMEOUT = 300.0
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-def docker_client(environ: Optional[Mapping[str, str]] = None) -> docker.DockerClient:
+def docker_client(environ: Optional[Mapping[str, str]] = None,
+                  answer_timeout: float = ANSWER_TIMEOUT) -> docker.DockerClient:
     """A client for the engine named by DOCKER_HOST/DOCKER_* in `environ` (the caller's environment).
 
     Connection failures become EngineUnreachable ("is it running? set DOCKER_HOST …").
@@ -21,14 +28,26 @@ def docker_client(environ: Optional[Mapping[str, str]] = None) -> docker.DockerC
     env = dict(environ or {})
     key = tuple(sorted((k, v) for k, v in env.items() if k.startswith("DOCKER_")))
     if key not in _clients:
-        try:
-            client = docker.from_env(environment=env, timeout=600)
-            client.ping()
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            where = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-            raise EngineUnreachable(f"at {where}: {_reason(exc)}") from None
-        _clients[key] = client
+        where = env.get("DOCKER_HOST") or DEFAULT_HOST
+        with _connecting(where, answer_timeout):
+            docker.from_env(environment=env, timeout=answer_timeout).ping()
+            _clients[key] = docker.from_env(environment=env, timeout=CALL_TIMEOUT)
     return _clients[key]
+
+
+@contextlib.contextmanager
+def _connecting(where: str, answer_timeout: float) -> Iterator[None]:
+    try:
+        yield
+    except (ValueError, TypeError) as exc:  # urllib/SDK parsing of a malformed DOCKER_HOST
+        raise ConfigError("DOCKER_HOST", f"'{where}' is not an engine address ({exc})", HOST_FORMS) from None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        timed_out = isinstance(exc, requests.exceptions.Timeout) or _reason(exc) == "timed out"
+        reason = f"no answer within {answer_timeout:g} s" if timed_out else _reason(exc)
+        raise EngineUnreachable(f"at {where}: {reason}") from None
+
+
+HOST_FORMS = "use unix:///path/docker.sock, tcp://host:port or ssh://user@host"
 
 
 @contextlib.contextmanager
@@ -41,6 +60,9 @@ def docker_errors(doing: str, keep: tuple = ()) -> Iterator[None]:
         raise
     except docker.errors.APIError as exc:
         raise DockerError(f"{doing}: {exc.explanation or exc}") from None
+    except requests.exceptions.Timeout:
+        raise DockerError(f"{doing}: the Docker engine gave no answer within its {CALL_TIMEOUT:g} s",
+                          "is the engine overloaded or stuck? `docker info` shows whether it answers") from None
     except requests.exceptions.ConnectionError as exc:
         raise EngineUnreachable(_short(exc)) from None
 

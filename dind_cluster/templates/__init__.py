@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-import jinja2
-
 
 def quote(value: object) -> str:
     """A double-quoted scalar: JSON string syntax is valid YAML and JSON, and never ambiguous
@@ -19,7 +17,9 @@ def quote(value: object) -> str:
 
 
 @lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+def environment():
+    import jinja2  # here: `config` checks versions through kubeadm.py without rendering anything
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("dind_cluster", "templates"),
         undefined=jinja2.StrictUndefined,

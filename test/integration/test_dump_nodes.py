@@ -161,4 +161,8 @@ def test_export_logs_writes_sections_var_log_inspect_and_engine_info(cluster, tm
         assert (root / node.name / "var" / "log").is_dir()
         assert any((root / node.name / "var" / "log").rglob("*"))
     assert "ServerVersion" in json.loads((root / "docker-info.json").read_text())
+    assert (root / master.name / "journal.txt").stat().st_size > 0      # the journal as redacted text
+    assert not any((root / master.name / "var").rglob("*.journal"))     # binary: can't be redacted
+    modes = {p.stat().st_mode & 0o077 for p in root.rglob("*")}
+    assert modes == {0}, "exported logs must be private to the user"
     assert not any(worker.name in p for p in problems)

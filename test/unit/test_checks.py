@@ -127,7 +127,7 @@ VALUES = st.text(st.characters(blacklist_characters="\0", blacklist_categories=(
 
 
 @pytest.mark.parametrize("variable", VARIABLES)
-@hsettings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=VALUES)
 def test_any_value_is_accepted_or_one_error_line(variable, value):
     result = config({variable: value})
@@ -136,3 +136,54 @@ def test_any_value_is_accepted_or_one_error_line(variable, value):
     if result.exit_code == 1:
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith(f"ERROR: {variable}: "), result.output
+
+
+# --- label-derived cluster IDs ----------------------------------------------------------------
+
+from dind_cluster import label_ids, naming  # noqa: E402
+from dind_cluster.preflight import DockerNetwork, Facts, taken_by_another_cluster  # noqa: E402
+
+
+@pytest.mark.parametrize("label, cluster_id, derived", [
+    ("foo", "", True), ("foo", "3", False), ("foo-3", "", False), ("foo-999", "", True), ("", "", False),
+    (naming.DEFAULT_DIND_LABEL, "", False),
+])
+def test_which_labels_derive_their_id(label, cluster_id, derived):
+    assert naming.is_label_derived(label, cluster_id) is derived
+
+
+def test_candidates_start_with_the_labels_own_id_and_cover_every_id():
+    got = naming.label_id_candidates("foo")
+    assert got[0] == naming.legacy_cluster_id("foo") and sorted(got) == list(range(1, 255))
+
+
+def test_a_remembered_id_is_used_for_its_label_only():
+    assert make_plan({"DIND_LABEL": "foo"}, {"foo": 40}).network.subnets == ("10.192.40.0/24",)
+    assert make_plan({"DIND_LABEL": "foo", "CLUSTER_ID": "5"}, {"foo": 40}).cluster_id == "5"
+    assert make_plan({"DIND_LABEL": "bar"}, {"foo": 40}).cluster_id == str(naming.legacy_cluster_id("bar"))
+
+
+def test_another_clusters_network_counts_as_taken_ours_does_not():
+    plan = make_plan({"DIND_LABEL": "foo"})
+    mine = DockerNetwork("n", plan.network.subnets, plan.cluster_key)
+    other = DockerNetwork("n2", plan.network.subnets, "cluster-5")
+    facts = lambda *nets: Facts(api_version="1.41", cgroup_version=2, cgroup_controllers=frozenset(), networks=nets)
+    assert not taken_by_another_cluster(facts(mine), plan)
+    assert taken_by_another_cluster(facts(mine, other), plan)
+
+
+def test_remembered_ids_survive_and_a_damaged_store_is_empty(tmp_path):
+    env = {"HOME": str(tmp_path)}
+    assert label_ids.load(env) == {}
+    label_ids.remember(env, "foo", 7)
+    label_ids.remember(env, "bar", 9)
+    assert label_ids.load(env) == {"foo": 7, "bar": 9}
+    (tmp_path / ".cache/dind-cluster/label-ids.json").write_text("[not, a, mapping")
+    assert label_ids.load(env) == {}
+
+
+def test_config_shows_the_remembered_id(tmp_path):
+    label_ids.remember({"HOME": str(tmp_path)}, "foo", 77)
+    result = config({"DIND_LABEL": "foo", "HOME": str(tmp_path), "XDG_CACHE_HOME": None})
+    assert result.exit_code == 0, result.output
+    assert '"cluster_id": "77"' in result.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import stat
 import os
 import tarfile
 import threading
@@ -42,13 +43,22 @@ def fake_bin_dir(tmp_path: Path, code: int = 0, with_kubectl: bool = False) -> P
     return bin_dir
 
 
+@pytest.fixture(autouse=True)
+def published_port(monkeypatch):
+    """The e2e tests here have no engine: the master's published port is given (32003)."""
+    import dind_cluster.actions.e2e_run as e2e_run
+    monkeypatch.setattr(e2e_run, "master_port", lambda client, plan: 32003)
+
+
 def e2e_context(tmp_path: Path, **values: str) -> ActionContext:
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n"
+                          "clusters: [{name: dind-cluster-3, cluster: {server: 'https://127.0.0.1:32003'}}]\n"
+                          "contexts: [{name: dind-cluster-3, context: {cluster: dind-cluster-3, user: u}}]\n")
     environ = {"HOME": str(tmp_path / "home"), "KUBECONFIG": str(kubeconfig),
                "PATH": os.environ["PATH"], "RECORD_DIR": str(tmp_path)}
     return ActionContext(plan=make_plan({"CLUSTER_ID": "3"}), values=values, environ=environ,
-                         progress=Progress(quiet=True))
+                         progress=Progress(quiet=True), _client=object())
 
 
 def recorded(tmp_path: Path, name: str, what: str = "argv") -> list:
@@ -109,9 +119,9 @@ def test_tarball_url_and_arch_follow_dl_k8s_io_layout():
         release_arch("mips")
 
 
-def make_tarball(members: dict) -> bytes:
+def make_tarball(members: dict, mode: str = "w:gz") -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buf, mode=mode) as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -227,7 +237,7 @@ def test_section_names_lose_blanks_and_slashes(name, safe):
     assert diag.safe_name(name) == safe
 
 
-def test_extract_tree_redacts_text_keeps_binary_and_skips_links_and_escapes(tmp_path):
+def test_extract_tree_redacts_text_skips_binary_links_and_escapes(tmp_path):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in (("log/pods/x.log", b"join --token abcdef.0123456789abcdef\n"),
@@ -243,8 +253,16 @@ def test_extract_tree_redacts_text_keeps_binary_and_skips_links_and_escapes(tmp_
     buf.seek(0)
     diag.extract_tree(buf, tmp_path / "var")
     assert (tmp_path / "var/log/pods/x.log").read_bytes() == b"join --token [REDACTED]\n"
-    assert (tmp_path / "var/log/journal/system.journal").read_bytes().startswith(b"LPKSHHRH\0")
+    assert not (tmp_path / "var/log/journal/system.journal").exists()  # can't be redacted: not copied
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "var/log/link").exists()
+
+
+def test_exported_files_are_private(tmp_path):
+    with diag.private_files():
+        (tmp_path / "d").mkdir()
+        diag.extract_tree(io.BytesIO(make_tarball({"log/x.log": b"token: abc\n"}, "w")), tmp_path / "d" / "var")
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "d/var/log/x.log").stat().st_mode) == 0o600
 
 
 # --- dump collection: failures become problem lines ----------------------------------------------

@@ -148,9 +148,20 @@ def free_cluster_id(engine, low: int, high: int) -> str:
     concurrent test runs rarely pick the same one)."""
     import random
 
-    taken = {n.name for n in engine.networks.list()} | {c.name for c in engine.containers.list(all=True)}
+    taken = {n.name for n in engine.networks.list()} | {c.name for c in _all_containers(engine)}
     free = [i for i in range(low, high + 1)
             if f"kubeadm-dind-net-cluster-{i}" not in taken and f"kube-master-cluster-{i}" not in taken]
     if not free:
         pytest.fail(f"no free CLUSTER_ID in {low}..{high} on this engine")
     return str(random.choice(free))
+
+
+def _all_containers(engine) -> list:
+    """Every container, retried while other tests' containers vanish under the listing (the SDK
+    inspects each container it lists)."""
+    for _ in range(20):
+        try:
+            return engine.containers.list(all=True)
+        except docker.errors.NotFound:
+            time.sleep(0.2)
+    raise AssertionError("couldn't list the engine's containers: they keep changing")

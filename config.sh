@@ -38,7 +38,7 @@ fi
 # DNS64_PREFIX_SIZE=96
 # NAT64_V4_SUBNET_PREFIX=172.18
 # REMOTE_DNS64_V4SERVER=8.8.8.8
-# ipv4 and dual-stack: the DNS server nodes (and, through them, pods and CoreDNS) forward to;
+# ipv4 and dual-stack: the IPv4 DNS server nodes (and, through them, pods and CoreDNS) forward to;
 # empty: the Docker engine's own resolvers.
 # DIND_DNS_SERVER=
 # Use real AAAA records instead of synthesising from A records (always on in dual-stack).

@@ -20,6 +20,8 @@ DISK_BASE = 2 * GIB           # node image and helper images
 DISK_PER_NODE = GIB // 2      # a node's /var volume with preloaded images unpacked
 CGROUP_CONTROLLERS = ("cpu", "memory", "pids")
 CGROUPNS_API = (1, 41)        # Docker 20.10: the first API with cgroupns=private
+BR_NETFILTER_FIX = ("on the Docker host: 'sudo modprobe br_netfilter' and 'echo br_netfilter | sudo tee "
+                    "/etc/modules-load.d/br_netfilter.conf'")
 
 
 @dataclass(frozen=True)
@@ -200,5 +202,4 @@ def _br_netfilter(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
     if plan.cni_plugin == "bridge" and facts.bridge_netfilter is False and not facts.netfilter_module:
         yield Problem("br_netfilter is not loaded on the Docker host and nodes can't load it: with "
                       "CNI_PLUGIN=bridge a Service would not answer pods on its endpoint's node",
-                      "'sudo modprobe br_netfilter' and 'echo br_netfilter | sudo tee "
-                      "/etc/modules-load.d/br_netfilter.conf'")
+                      BR_NETFILTER_FIX)

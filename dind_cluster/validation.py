@@ -109,12 +109,13 @@ def remote_dns64_server(text: str) -> str:
 
 
 def node_dns_server(text: str) -> str:
+    """IPv4 only: Docker's embedded DNS, which nodes forward through, uses only IPv4 upstreams."""
     try:
-        return str(IPAddress(text))
+        return str(IPAddress(text, 4))
     except (AddrFormatError, ValueError):
-        raise ConfigError("DIND_DNS_SERVER", f"'{text}' is not an IP address",
-                          "give the address of the DNS server nodes forward to, or leave it empty "
-                          "for the Docker engine's own") from None
+        raise ConfigError("DIND_DNS_SERVER", f"'{text}' is not an IPv4 address",
+                          "give the IPv4 address of the DNS server nodes forward to, or leave it "
+                          "empty for the Docker engine's own") from None
 
 
 def _top_host(net: IPNetwork, mode: str) -> int:

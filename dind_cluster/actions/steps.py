@@ -17,10 +17,9 @@ from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.helpers64 import engine_is_local
 from dind_cluster.paths import cache_dir
+from dind_cluster.preflight import BR_NETFILTER_FIX
 
 NODE_BOOT_TIMEOUT = 180.0
-NO_BR_NETFILTER_FIX = ("on the Docker host: 'sudo modprobe br_netfilter' and 'echo br_netfilter | sudo tee "
-                       "/etc/modules-load.d/br_netfilter.conf'")
 
 
 def node_image(ctx: ActionContext) -> str:
@@ -119,7 +118,7 @@ def check_node_setup(ctx: ActionContext, containers: list) -> None:
             code, _ = exec_in(container, ["test", "-d", "/proc/sys/net/bridge"], check=False)
             if code != 0:
                 raise DindError(f"node {container.name}: br_netfilter is not loaded, so Services don't answer "
-                                "pods on their own node", NO_BR_NETFILTER_FIX)
+                                "pods on their own node", BR_NETFILTER_FIX)
 
 
 def publish_kubeconfig(ctx: ActionContext, master) -> None:

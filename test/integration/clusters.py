@@ -157,3 +157,4 @@ def free_cluster_id(engine, low: int, high: int) -> str:
     if not free:
         pytest.fail(f"no free CLUSTER_ID in {low}..{high} on this engine")
     return str(random.choice(free))
+

@@ -1,7 +1,8 @@
 """A real forwarding DNS server where CoreDNS stands: in a network namespace attached through a
-node's own CNI config, Debian's dnsmasq listens on the namespace's loopback and forwards to the
-servers of the file the kubelet hands CoreDNS (KubeletConfiguration resolvConf); names are then
-resolved through it with glibc's resolver, as a pod would."""
+node's own CNI config, Debian's dnsmasq (the node image has it for its pods' DNS) listens on the
+namespace's loopback and forwards to the servers of the file the kubelet hands CoreDNS
+(KubeletConfiguration resolvConf); names are then resolved through it with glibc's resolver, as a
+pod would."""
 from __future__ import annotations
 
 from dind_cluster.backend.containers import exec_in, put_files
@@ -9,27 +10,7 @@ from dind_cluster.kubeadm import POD_RESOLV_CONF
 
 from clusters import attach_test_pod, detach_test_pod
 
-DNSMASQ_DIR = "/opt/testdns"
 NETNS = "podtest"
-# Copy dnsmasq and the libraries it links (the node shares the test image's base) into /testdns.
-BUNDLE = ("set -e; files=$(ldd /usr/sbin/dnsmasq | awk '$3 ~ /^\\// {print $3}'); mkdir /testdns; "
-          "tar -chf - /usr/sbin/dnsmasq $files 2>/dev/null | tar -xf - -C /testdns")
-
-
-def dnsmasq_bundle(engine, image: str, labels: dict) -> bytes:
-    """A tar of testdns/ (dnsmasq and its libraries), made from `image` (Debian's dnsmasq-base)."""
-    container = engine.containers.create(image, ["sh", "-c", BUNDLE], labels=labels)
-    try:
-        container.start()
-        assert container.wait(timeout=60)["StatusCode"] == 0, container.logs()
-        stream, _ = container.get_archive("/testdns")
-        return b"".join(stream)
-    finally:
-        container.remove(force=True, v=True)
-
-
-def install_dnsmasq(node, bundle: bytes) -> None:
-    node.put_archive("/opt", bundle)
 
 
 def pod_resolv_servers(node) -> list:
@@ -42,22 +23,19 @@ def resolve_like_coredns(node, names, servers=None) -> dict:
     """{name: set of addresses, empty when unresolved} as seen from a pod on `node`, through a
     dnsmasq in the pod forwarding to `servers` (default: the node's resolvConf file)."""
     servers = servers if servers is not None else pod_resolv_servers(node)
-    attach_test_pod(node)
+    attach_test_pod(node, NETNS)
     try:
         exec_in(node, ["ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up"])
         put_files(node, {f"/etc/netns/{NETNS}/resolv.conf": "nameserver 127.0.0.1\noptions timeout:2 attempts:2\n",
                          f"/etc/netns/{NETNS}/hosts": "127.0.0.1 localhost\n"})
-        lib = ":".join(f"{DNSMASQ_DIR}/{d}" for d in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu",
-                                                     "lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu"))
-        exec_in(node, ["ip", "netns", "exec", NETNS, "env", f"LD_LIBRARY_PATH={lib}",
-                       f"{DNSMASQ_DIR}/usr/sbin/dnsmasq", "--no-resolv", "--no-hosts", "--user=root",
+        exec_in(node, ["ip", "netns", "exec", NETNS, "dnsmasq", "--no-resolv", "--no-hosts", "--user=root",
                        "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--cache-size=0",
                        f"--pid-file=/run/{NETNS}-dnsmasq.pid", *[f"--server={s}" for s in servers]])
         return {name: _getent(node, name) for name in names}
     finally:
         exec_in(node, ["sh", "-c", f"kill $(cat /run/{NETNS}-dnsmasq.pid) 2>/dev/null; "
                                    f"rm -rf /etc/netns/{NETNS} /run/{NETNS}-dnsmasq.pid"], check=False)
-        detach_test_pod(node)
+        detach_test_pod(node, NETNS)
 
 
 def _getent(node, name: str) -> set:

@@ -29,7 +29,7 @@ from dind_cluster.plan import make_plan
 from dind_cluster.backend.containers import exec_in, wait_for_node
 
 from clusters import attach_test_pod, cli, cluster_env, detach_test_pod
-from pods_dns import dnsmasq_bundle, install_dnsmasq, resolve_like_coredns
+from pods_dns import resolve_like_coredns
 from test_ipv6_clusters import (A_ONLY_NAME, DnsServer, config_json, node_containers, remove_clusters,
                                 listed_nodes, pods_ping_each_other, synthesised, unused, up, wait_for_dad,
                                 with_local_dns)
@@ -64,7 +64,7 @@ def cluster(request, engine, module_scope, tmp_path_factory):
     try:
         up(engine, env, keys)
         dns.start()
-        yield env, dns, dnsmasq_bundle(engine, dns.container.image.id, module_scope.labels)
+        yield env, dns
     finally:
         dns.remove()
         remove_clusters(engine, keys)
@@ -81,10 +81,9 @@ def expected_answers(env: dict, dns: DnsServer) -> dict:
     return answers
 
 
-def check_pods_resolve(engine, env, dns, bundle) -> None:
+def check_pods_resolve(engine, env, dns) -> None:
     wanted = expected_answers(env, dns)
     for node in node_containers(engine, env):
-        install_dnsmasq(node, bundle)
         got = resolve_like_coredns(node, list(wanted))
         if make_plan(env).ip_mode == "ipv6":
             got = {name: {a for a in ips if ":" in a} for name, ips in got.items()}
@@ -97,9 +96,8 @@ def test_pods_resolve_node_names_and_upstream_names(engine, cluster):
 
 def test_docker_dns_address_in_a_pod_resolves_nothing(engine, cluster):
     """Regression: 127.0.0.11 (Docker's resolv.conf) from a pod reaches nothing (or the pod itself)."""
-    env, dns, bundle = cluster
+    env, dns = cluster
     node = node_containers(engine, env)[-1]
-    install_dnsmasq(node, bundle)
     got = resolve_like_coredns(node, [make_plan(env).master.name], servers=["127.0.0.11"])
     assert got == {make_plan(env).master.name: set()}
 
@@ -122,7 +120,7 @@ def kill_and_wait_back(engine, container) -> None:
 
 
 def test_nodes_killed_with_sigkill_come_back_with_routes_dns_and_apiserver_port(engine, cluster):
-    env, dns, bundle = cluster
+    env, dns = cluster
     if not os.path.isdir(f"/proc/{node_containers(engine, env)[0].attrs['State']['Pid']}"):
         pytest.skip("the engine's processes aren't visible from here (remote engine): can't SIGKILL a node")
     before = listed_nodes(env)
@@ -130,14 +128,14 @@ def test_nodes_killed_with_sigkill_come_back_with_routes_dns_and_apiserver_port(
         kill_and_wait_back(engine, container)
     assert listed_nodes(env) == before           # the host's kubeconfig: same published port
     pods_ping_each_other(node_containers(engine, env))   # static routes put back by the nodes
-    check_pods_resolve(engine, env, dns, bundle)  # pods' resolv.conf, the relay, IPv6 DNS set-up
+    check_pods_resolve(engine, env, dns)  # pods' resolv.conf, the relay, IPv6 DNS set-up
 
 
 def test_pods_resolve_after_down_and_up_from_the_snapshot(engine, cluster):
-    env, dns, bundle = cluster
+    env, dns = cluster
     cli(env, "down")
     cli(env, "up")
-    check_pods_resolve(engine, env, dns, bundle)
+    check_pods_resolve(engine, env, dns)
 
 
 # --- bridged traffic through iptables ---------------------------------------------------------

@@ -276,7 +276,8 @@ ERRORS = [
     ({**V6, "REMOTE_DNS64_V4SERVER": "dns.google"}, "REMOTE_DNS64_V4SERVER",
      "not an IPv4 address"),
     ({"USE_HAIRPIN": "yes"}, "USE_HAIRPIN", "use true or false"),
-    ({"DIND_DNS_SERVER": "dns.local"}, "DIND_DNS_SERVER", "is not an IP address"),
+    ({"DIND_DNS_SERVER": "dns.local"}, "DIND_DNS_SERVER", "is not an IPv4 address"),
+    ({**DUAL, "DIND_DNS_SERVER": "fd00:99::53"}, "DIND_DNS_SERVER", "is not an IPv4 address"),
     ({**V6, "DIND_DNS_SERVER": "10.1.2.3"}, "DIND_DNS_SERVER", "not used in IPv6 mode"),
     ({**V6, "DIND_ALLOW_AAAA_USE": "1", "GCE_HOSTED": "true"}, "GCE_HOSTED",
      "GCE does not support IPv6"),
@@ -305,7 +306,7 @@ def test_bad_setting_is_one_config_error_naming_the_variable(values, variable, t
 
 
 @pytest.mark.parametrize("mode, given, expected", [
-    ("ipv4", None, None), ("ipv4", "10.1.2.3", "10.1.2.3"), (DUAL["IP_MODE"], "fd00:99::53", "fd00:99::53"),
+    ("ipv4", None, None), ("ipv4", "10.1.2.3", "10.1.2.3"), (DUAL["IP_MODE"], "10.9.8.7", "10.9.8.7"),
 ])
 def test_nodes_forward_to_dind_dns_server_outside_ipv6_mode(mode, given, expected):
     values = {"IP_MODE": mode, **({"DIND_DNS_SERVER": given} if given else {})}

@@ -34,9 +34,13 @@ def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
 
 
 def kubeadm_version(master) -> str:
-    """The version of kubeadm in the node image decides the config API (v1beta3 / v1beta4)."""
+    """The version of kubeadm in the node image decides the config API and its fields."""
     _, out = exec_in(master, ["kubeadm", "version", "-o", "short"])
-    return out.strip().splitlines()[-1]
+    lines = out.strip().splitlines()
+    if not lines:
+        raise DindError(f"kubeadm in {master.name} printed no version ('kubeadm version -o short')",
+                        "check the node image's kubeadm (DIND_K8S_BIN_DIR)")
+    return lines[-1]
 
 
 def kubeadm_patches(ctx: ActionContext) -> dict:

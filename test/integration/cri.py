@@ -1,8 +1,9 @@
 """A CRI client for tests on real nodes, so that checks go through the API the kubelet uses.
 
-The CRI API (test/cri/api.proto, copied from k8s.io/cri-api) is compiled with grpcio-tools at
-first use. The node's containerd socket is reached through /proc/<pid>/root, which needs the
-tests to run as root beside the engine (as they do here and in CI); otherwise the test skips.
+The part of the CRI API the tests use (test/cri/cri_subset.proto, our own subset with the real
+runtime.v1 names and field numbers) is compiled with grpcio-tools at first use. The node's
+containerd socket is reached through /proc/<pid>/root, which needs the tests to run as root beside
+the engine (as they do here and in CI); otherwise the test skips.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 PROTO_DIR = Path(__file__).resolve().parents[1] / "cri"
+PROTO = "cri_subset.proto"
 SOCKET = "run/containerd/containerd.sock"
 _api: tuple = ()
 
@@ -27,10 +29,11 @@ def api():
         protoc = pytest.importorskip("grpc_tools.protoc")
         out = tempfile.mkdtemp(prefix="dind-cri-")
         code = protoc.main(["protoc", f"-I{PROTO_DIR}", f"--python_out={out}",
-                            f"--grpc_python_out={out}", str(PROTO_DIR / "api.proto")])
-        assert code == 0, "grpcio-tools could not compile test/cri/api.proto"
+                            f"--grpc_python_out={out}", str(PROTO_DIR / PROTO)])
+        assert code == 0, f"grpcio-tools could not compile test/cri/{PROTO}"
         sys.path.insert(0, out)
-        _api = (importlib.import_module("api_pb2"), importlib.import_module("api_pb2_grpc"))
+        name = PROTO.removesuffix(".proto")
+        _api = (importlib.import_module(f"{name}_pb2"), importlib.import_module(f"{name}_pb2_grpc"))
     return _api
 
 
@@ -41,6 +44,7 @@ class CRI:
         import grpc
 
         container.reload()
+        self.node = container
         path = f"/proc/{container.attrs['State']['Pid']}/root/{SOCKET}"
         if not os.access(path, os.R_OK | os.W_OK):
             pytest.skip(f"the node's containerd socket is not reachable from here ({path})")
@@ -68,6 +72,19 @@ class CRI:
         assert found.image.id, f"the CRI doesn't know the image {ref}"
         return found.image.pinned
 
+    def pull_image(self, ref: str, timeout: float = 120) -> tuple:
+        """The kubelet's own call, ImageService/PullImage, after removing the image so it is fetched
+        again: containerd resolves through its config_path and pulls with its own (proxy) environment.
+        Returns (0, the image_ref containerd pulled) or (1, "<gRPC code>: <containerd's error>")."""
+        import grpc
+
+        self.node.exec_run(["ctr", "-n", "k8s.io", "images", "rm", ref])
+        request = self.pb.PullImageRequest(image=self.pb.ImageSpec(image=ref))
+        try:
+            return 0, self.images.PullImage(request, timeout=timeout).image_ref
+        except grpc.RpcError as exc:
+            return 1, f"{exc.code()}: {exc.details()}"
+
     def run_host_network_sandbox(self, name: str, cgroup_parent: str) -> str:
         """A pod sandbox (its pause container) in the node's network: no CNI needed."""
         pb = self.pb
@@ -89,3 +106,9 @@ class CRI:
 
     def close(self) -> None:
         self.channel.close()
+
+    def __enter__(self) -> "CRI":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -28,6 +28,7 @@ import yaml
 import clusters
 from clusters import cli, free_cluster_id, remove_cluster
 from conftest import TEST_LABEL, base_image, free_subnet
+from cri import CRI
 from dind_cluster import registries as reg, registry_plan as rp
 from dind_cluster.backend import helper_images
 from dind_cluster.backend.containers import exec_in, tar_of
@@ -102,33 +103,10 @@ def ctr_pull(node, ref: str):
     return exec_in(node, ["ctr", "-n", "k8s.io", "images", "pull", CERTS, ref], check=False)
 
 
-def _varint(n: int) -> bytes:
-    out = b""
-    while n > 0x7F:
-        out, n = out + bytes([n & 0x7F | 0x80]), n >> 7
-    return out + bytes([n])
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field (the CRI messages used here hold nothing else)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def pull(node, ref: str, timeout: float = 120) -> tuple:
-    """The kubelet's own call: CRI ImageService/PullImage{image: {image: ref}} on the node's containerd
-    socket, so containerd resolves through its config_path and pulls with its own (proxy) environment.
-    Returns (0, reply) or (1, containerd's error)."""
-    import grpc
-
-    exec_in(node, ["ctr", "-n", "k8s.io", "images", "rm", ref], check=False)
-    node.reload()
-    target = f"unix:///proc/{node.attrs['State']['Pid']}/root/run/containerd/containerd.sock"
-    with grpc.insecure_channel(target) as channel:
-        call = channel.unary_unary("/runtime.v1.ImageService/PullImage")
-        try:
-            return 0, call(_field(1, _field(1, ref.encode())), timeout=timeout).decode(errors="replace")
-        except grpc.RpcError as exc:
-            return 1, f"{exc.code()}: {exc.details()}"
+def pull(node, ref: str) -> tuple:
+    """The kubelet's own pull, through the node's CRI (cri.py): (0, image_ref) or (1, containerd's error)."""
+    with CRI(node) as cri:
+        return cri.pull_image(ref)
 
 
 @pytest.fixture(scope="module")

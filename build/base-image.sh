@@ -76,7 +76,8 @@ build() {
   # Global copy: the EXIT trap runs after this function's locals are gone.
   rootfs_tmp="$root"
   # Unmount first: the chroot's /proc must not be walked by rm.
-  trap 'umount "$rootfs_tmp/proc" 2>/dev/null; rm -rf --one-file-system "$rootfs_tmp"' EXIT
+  # (set -e holds in the trap too: an already unmounted /proc must not fail the script)
+  trap 'umount "$rootfs_tmp/proc" 2>/dev/null || true; rm -rf --one-file-system "$rootfs_tmp"' EXIT
   say "debootstrap $suite from $mirror (this takes about a minute)"
   start=$SECONDS
   debootstrap --variant=minbase --include="$(packages | paste -sd, -)" \

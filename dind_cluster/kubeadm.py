@@ -133,7 +133,19 @@ def host_port(address: str, port: int = API_PORT) -> str:
 
 def cert_sans(plan: ClusterPlan) -> list[str]:
     names = ["localhost", "127.0.0.1", "::1", plan.advertise_address, *plan.master.ips]
+    if plan.balancer is not None:   # every apiserver is reached through the balancer too
+        names += [plan.balancer.name, *plan.balancer.ips]
     return list(dict.fromkeys(names))
+
+
+CERTIFICATE_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_certificate_key(key: str) -> str:
+    """kubeadm's certificate key (upload-certs): 32 bytes, hex-encoded."""
+    if not CERTIFICATE_KEY.match(key):
+        raise ValueError("a kubeadm certificate key is 64 lowercase hex digits")
+    return key
 
 
 def _kubelet_context(k8s_version: str, values: Mapping[str, str], cgroup_driver: str,
@@ -153,16 +165,21 @@ def _kubelet_context(k8s_version: str, values: Mapping[str, str], cgroup_driver:
 
 
 def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: str,
-                 cgroup_driver: str = "systemd", cgroup_v1: bool = False) -> dict:
-    """Everything the init templates use, as plain values (also handy for `-v` output)."""
+                 cgroup_driver: str = "systemd", cgroup_v1: bool = False,
+                 certificate_key: str = "", patches_dir: str = "") -> dict:
+    """Everything the init templates use, as plain values (also handy for `-v` output).
+    `certificate_key` (HA control planes) encrypts the certificates `kubeadm init --upload-certs`
+    shares with the masters that join; `patches_dir` holds per-node kubelet patches."""
     args = component_args(plan, values)
     return {
         "advertise_address": plan.advertise_address, "api_port": API_PORT,
         "node_name": plan.master.name, "cri_socket": CRI_SOCKET,
-        "taints": bool(plan.workers),  # a lone master must take pods
+        "taints": bool(plan.workers),  # masters without workers must take pods
         "kubelet_args": {"node-ip": node_ip(plan, plan.master)},
         "kubernetes_version": kubernetes_version(k8s_version),
-        "control_plane_endpoint": host_port(plan.advertise_address),
+        "control_plane_endpoint": host_port(plan.endpoint_address),
+        "certificate_key": check_certificate_key(certificate_key) if certificate_key else "",
+        "patches_dir": patches_dir,
         "pod_subnet": ",".join(plan.pod_network_cidrs), "service_subnet": plan.service_cidr,
         "dns_domain": DNS_DOMAIN, "cert_sans": cert_sans(plan),
         "apiserver_args": args["apiserver"],
@@ -175,22 +192,38 @@ def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: s
 
 
 def render_init_config(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: str,
-                       cgroup_driver: str = "systemd", cgroup_v1: bool = False) -> str:
+                       cgroup_driver: str = "systemd", cgroup_v1: bool = False,
+                       certificate_key: str = "", patches_dir: str = "") -> str:
     """/etc/kubeadm/kubeadm.yaml for the master."""
-    context = init_context(plan, values, k8s_version=k8s_version,
-                           cgroup_driver=cgroup_driver, cgroup_v1=cgroup_v1)
+    context = init_context(plan, values, k8s_version=k8s_version, cgroup_driver=cgroup_driver,
+                           cgroup_v1=cgroup_v1, certificate_key=certificate_key,
+                           patches_dir=patches_dir)
     return render(f"kubeadm-{api_version_for(k8s_version)}.yaml.j2", **context)
 
 
 def render_join_config(plan: ClusterPlan, node: NodePlan, *, k8s_version: str,
-                       api_endpoint: str, token: str, ca_cert_hashes: Sequence[str]) -> str:
-    """/etc/kubeadm/join.yaml for a worker."""
+                       api_endpoint: str, token: str, ca_cert_hashes: Sequence[str],
+                       certificate_key: str = "", patches_dir: str = "") -> str:
+    """/etc/kubeadm/join.yaml for a worker, or for an extra master (a control-plane join with
+    the certificate key `kubeadm init --upload-certs` used: `controlPlane` in the config is
+    what `--control-plane --certificate-key` are on the command line)."""
+    control_plane = node.role == "master"
+    if control_plane:
+        check_certificate_key(certificate_key)
     return render(
         f"join-{api_version_for(k8s_version)}.yaml.j2",
         api_endpoint=api_endpoint, token=token, ca_cert_hashes=list(ca_cert_hashes),
         node_name=node.name, cri_socket=CRI_SOCKET,
         kubelet_args={"node-ip": node_ip(plan, node)},
+        control_plane=control_plane, certificate_key=certificate_key,
+        advertise_address=_same_family(node.ips, plan.advertise_address), api_port=API_PORT,
+        taints=bool(plan.workers), patches_dir=patches_dir,
     )
+
+
+def _same_family(ips: Sequence[str], like: str) -> str:
+    version = IPAddress(like).version
+    return next(ip for ip in ips if IPAddress(ip).version == version)
 
 
 _TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")

@@ -131,6 +131,15 @@ class Shape:
         return next(k for k in range(1, len(self.workers) + 2) if k not in self.workers)
 
 
+def shape_from_names(names, suffix: str, balanced: bool) -> Optional[Shape]:
+    """The shape of nodes named as this suffix names them (others are ignored); None if none."""
+    parsed = [p for p in (naming.parse_node_name(n, suffix) for n in names) if p]
+    if not any(role == "master" for role, _ in parsed):
+        return None
+    return Shape(tuple(sorted({i for role, i in parsed if role == "master"})),
+                 tuple(sorted({i for role, i in parsed if role == "worker"})), balanced)
+
+
 def _index(node: NodePlan, suffix: str) -> int:
     parsed = naming.parse_node_name(node.name, suffix)
     return parsed[1] if parsed else 0

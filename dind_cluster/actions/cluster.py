@@ -1,15 +1,16 @@
 """`up` and the other lifecycle commands, as lists of small steps sharing one ActionContext."""
 from __future__ import annotations
 
+import secrets
 import sys
 from typing import Sequence
 
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
-                                        ipv6_node_setup, network_and_helpers, node_image, node_run_mode,
-                                        publish_kubeconfig, running_master, start_nodes, undone_on_failure,
-                                        wait_until_ready, wanted_port)
+                                        ipv6_node_setup, live, network_and_helpers, node_image, node_run_mode,
+                                        publish_kubeconfig, running_master, start_balancer, start_nodes,
+                                        undone_on_failure, wait_until_ready, wanted_port)
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
@@ -22,7 +23,7 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
         return
     if not skip_preflight:
         preflight(ctx)
-    if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, ctx.plan):
+    if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, live(ctx).plan):
         restore(ctx, retain=retain)
     else:
         fresh_up(ctx, retain=retain)
@@ -38,18 +39,20 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
     image = node_image(ctx)
     run_mode = node_run_mode(ctx, image)
     forget_old_state(ctx)
+    certificate_key = secrets.token_hex(32) if ctx.plan.balancer else ""   # HA: kubeadm --upload-certs
     with undone_on_failure(ctx, retain) as created:
         containers = start_nodes(ctx, image, run_mode, created)
-        master, workers = containers[0], containers[1:]
+        master, others = containers[0], containers[1:]
         booted(ctx, [master])
-        workers_booting = in_background(booted, ctx, workers)  # while the master runs kubeadm init
+        others_booting = in_background(booted, ctx, others)  # while the master runs kubeadm init
         with ctx.progress.step(f"Running kubeadm init on {master.name}"):
-            version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args)
+            version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args,
+                                       certificate_key=certificate_key)
         publish_kubeconfig(ctx, master)
-        if workers:
-            with ctx.progress.step(f"Joining {len(workers)} node(s)"):
-                workers_booting.result()
-                kube.join_nodes(ctx, master, workers, version)
+        if others:
+            with ctx.progress.step(_joining(ctx)):
+                others_booting.result()
+                kube.join_nodes(ctx, master, others, version, certificate_key=certificate_key)
         with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
             kube.setup_pod_network(ctx, containers)
         if finish:
@@ -58,9 +61,16 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
                 snapshot(ctx)
 
 
+def _joining(ctx: ActionContext) -> str:
+    extra = len(ctx.plan.masters) - 1
+    workers = f"{len(ctx.plan.workers)} node(s)"
+    return f"Joining {extra} master(s) one by one, then {workers}" if extra else f"Joining {workers}"
+
+
 def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
     check_values(ctx)
+    ctx = live(ctx)
     run_mode = node_run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
     with undone_on_failure(ctx, retain) as created:
         network_and_helpers(ctx, created)
@@ -68,6 +78,7 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
                                                  apiserver_port=wanted_port(ctx))
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+        start_balancer(ctx, created)
         ipv6_node_setup(ctx, containers)
         publish_kubeconfig(ctx, containers[0])
         if ctx.plan.cni_plugin in kube.LOCAL_CNI:  # routes live in the nodes' network namespaces
@@ -78,6 +89,7 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
 
 def down(ctx: ActionContext) -> None:
     """Snapshot the running nodes (so the next `up` comes back with today's state), then remove them."""
+    ctx = live(ctx)
     if not ctx.flag("SKIP_SNAPSHOT") and running_master(ctx):
         try:
             snapshot(ctx)
@@ -127,6 +139,7 @@ def clean(ctx: ActionContext, everything: bool = False) -> None:
 
 
 def snapshot(ctx: ActionContext) -> None:
+    ctx = live(ctx)
     with ctx.progress.step("Taking a snapshot of the cluster"):
         snapshots.snapshot_nodes(ctx.client, ctx.plan)
 
@@ -143,7 +156,7 @@ def unpause(ctx: ActionContext) -> None:
 
 def apiserver_port(ctx: ActionContext) -> int:
     """APISERVER_PORT when set, else the master's published port, else 0 (as the original)."""
-    return wanted_port(ctx) or backend.master_port(ctx.client, ctx.plan) or 0
+    return wanted_port(ctx) or backend.master_port(ctx.client, live(ctx).plan) or 0
 
 
 def print_cluster_info(ctx: ActionContext) -> None:

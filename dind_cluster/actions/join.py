@@ -6,31 +6,37 @@ from typing import Sequence
 from dind_cluster.actions import kube
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, node_run_mode, undone_on_failure
+from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, live, node_run_mode, reshaped, undone_on_failure
+from dind_cluster.backend import snapshots
 from dind_cluster.backend import nodes as backend
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
+from dind_cluster.plan import Shape
+from dind_cluster import naming
 from dind_cluster.errors import DindError
+from dind_cluster.naming import ROLE_LABEL
 
 
 def init(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> None:
     """The master alone, with `kubeadm init <kubeadm_args>` (workers come with `join`)."""
-    fresh_up(_with_workers(ctx, 0), retain=retain, init_args=kubeadm_args, finish=False)
+    alone = reshaped(ctx, Shape((1,), (), False))
+    fresh_up(alone, retain=retain, init_args=kubeadm_args, finish=False)
 
 
 def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> str:
-    """Add one worker to the running cluster: container, kubeadm join, CNI config and routes."""
+    """Add one worker to the running cluster: container, kubeadm join, CNI config and routes; its
+    snapshot makes it part of the cluster that `down` and `up` bring back."""
     existing = backend.node_containers(ctx.client, ctx.plan.cluster_key)
-    if not any(c.name == ctx.plan.master.name and c.status == "running" for c in existing):
-        raise DindError(f"cluster {ctx.plan.context} has no running master", "run 'dind-cluster up' or 'init' first")
-    grown = _with_workers(ctx, len(existing))          # the next kube-node-<k> with its planned addresses
-    node = grown.plan.nodes[-1]
-    image = existing[0].image.id
+    master = running_master_container(ctx, existing)
+    now = live(ctx)
+    k = now.plan.shape.next_worker()                   # the lowest free kube-node-<k>, its planned addresses
+    grown = reshaped(now, now.plan.shape.with_worker(k))
+    node = next(n for n in grown.plan.workers if n.name == naming.worker_name(k, ctx.plan.suffix))
+    image = master.image.id
     run_mode = node_run_mode(ctx, image)
     with undone_on_failure(ctx, retain) as created:
         with ctx.progress.step(f"Starting node container {node.name}"):
             container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,))[0]
             wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT)
-        master = existing[0]
         with ctx.progress.step(f"Joining {node.name}"):
             if kubeadm_args:
                 exec_in(container, ["kubeadm", "join", "--ignore-preflight-errors=all", *kubeadm_args])
@@ -41,13 +47,15 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
                 everyone = backend.node_containers(ctx.client, ctx.plan.cluster_key)
                 kube.write_cni_configs(grown, everyone)
                 kube.add_static_routes(grown, everyone)
+        if not ctx.flag("SKIP_SNAPSHOT"):
+            with ctx.progress.step(f"Taking a snapshot of {node.name}"):
+                snapshots.snapshot_nodes(ctx.client, grown.plan, only=(node,))
     return node.name
 
 
-def _with_workers(ctx: ActionContext, workers: int) -> ActionContext:
-    """The same cluster planned with another number of workers (names and addresses are stable)."""
-    from dind_cluster.plan import make_plan
-
-    values = {**ctx.values, "NUM_NODES": str(workers)}
-    return ActionContext(plan=make_plan(values), values=values, environ=ctx.environ,
-                         progress=ctx.progress, _client=ctx._client)
+def running_master_container(ctx: ActionContext, existing: Sequence):
+    """A running master of the cluster (the first one that runs), or a one-line error."""
+    for container in existing:
+        if container.labels.get(ROLE_LABEL) == "master" and container.status == "running":
+            return container
+    raise DindError(f"cluster {ctx.plan.context} has no running master", "run 'dind-cluster up' or 'init' first")

@@ -37,21 +37,27 @@ def kubeadm_version(master) -> str:
     return out.strip().splitlines()[-1]
 
 
-def init_master(ctx: ActionContext, master, cgroup_v1: bool, extra_args: Sequence[str] = ()) -> str:
-    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version."""
+def init_master(ctx: ActionContext, master, cgroup_v1: bool, extra_args: Sequence[str] = (),
+                certificate_key: str = "") -> str:
+    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version.
+    With a certificate key (HA), `--upload-certs` shares the control-plane certificates with the
+    masters that join."""
     version = kubeadm_version(master)
-    config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1)
+    config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1,
+                                        certificate_key=certificate_key)
     ctx.progress.detail(config)
     put_files(master, {KUBEADM_CONFIG: config}, mode=0o600)
+    upload = ["--upload-certs"] if certificate_key else []
     run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", "--ignore-preflight-errors=all",
-                      *extra_args])
+                      *upload, *extra_args])
     return version
 
 
-def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
-               extra_args: Sequence[str] = ()) -> None:
-    """Join workers in parallel with a fresh bootstrap token."""
-    if not workers:
+def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
+               extra_args: Sequence[str] = (), certificate_key: str = "") -> None:
+    """Join with a fresh bootstrap token: extra masters one after another (concurrent etcd
+    member joins are unsafe), then the workers in parallel."""
+    if not joining:
         return
     _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
     endpoint, token, hashes = kubeadm.parse_join_command(out)
@@ -59,13 +65,17 @@ def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
 
     def join(container) -> None:
         config = kubeadm.render_join_config(ctx.plan, by_name[container.name], k8s_version=version,
-                                            api_endpoint=endpoint, token=token, ca_cert_hashes=hashes)
+                                            api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
+                                            certificate_key=certificate_key)
         ctx.progress.detail(config)
         put_files(container, {JOIN_CONFIG: config}, mode=0o600)
         run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", "--ignore-preflight-errors=all",
                              *extra_args])
 
-    run_all(join, workers)
+    masters = [c for c in joining if by_name[c.name].role == "master"]
+    for container in masters:
+        join(container)
+    run_all(join, [c for c in joining if c not in masters])
 
 
 def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:

@@ -15,6 +15,7 @@ import docker
 import docker.errors
 
 from dind_cluster import helpers64 as pure
+from dind_cluster.balancer import ROLE as BALANCER_ROLE
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, run_once, tar_of, wait_until
 from dind_cluster.backend.images import IMAGE_DIR as IMAGE_ROOT
@@ -27,8 +28,9 @@ from dind_cluster.plan import ClusterPlan
 from dind_cluster.settings import DEFAULT_BASE_IMAGE
 
 DNS64, NAT64 = pure.DNS64_ROLE, pure.NAT64_ROLE
-REPOSITORIES = {DNS64: "dind-cluster-bind9", NAT64: "dind-cluster-tayga"}
-CONTEXT_DIRS = {DNS64: "bind9", NAT64: "tayga"}
+# The HA load balancer's image is built the same way (backend/balancer.py).
+REPOSITORIES = {DNS64: "dind-cluster-bind9", NAT64: "dind-cluster-tayga", BALANCER_ROLE: "dind-cluster-haproxy"}
+CONTEXT_DIRS = {DNS64: "bind9", NAT64: "tayga", BALANCER_ROLE: "haproxy"}
 DIGEST_LABEL = "dind-cluster.io/helper-digest"
 Progress = Optional[Callable[[str], None]]
 

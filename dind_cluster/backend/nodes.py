@@ -19,9 +19,11 @@ from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.parallel import run_all
-from dind_cluster.plan import ClusterPlan, NodePlan
+from dind_cluster.plan import ClusterPlan, NodePlan, Shape, shape_from_names
 
 NODE_LABEL = "dind-cluster.io/node"
+BALANCER_LABEL = "dind-cluster.io/balancer"   # on nodes (and so snapshots) of an HA control plane
+BALANCER_ROLE = "load-balancer"
 SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
 APISERVER_CONTAINER_PORT = "6443/tcp"
@@ -65,7 +67,10 @@ def node_env(plan: ClusterPlan, node: NodePlan) -> str:
 
 
 def node_labels(plan: ClusterPlan, node: NodePlan) -> dict:
-    return {**plan.labels, ROLE_LABEL: node.role, NODE_LABEL: node.name}
+    labels = {**plan.labels, ROLE_LABEL: node.role, NODE_LABEL: node.name}
+    if plan.balancer is not None:
+        labels[BALANCER_LABEL] = plan.balancer.name
+    return labels
 
 
 def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
@@ -89,7 +94,7 @@ def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
                                 "net.ipv6.conf.all.forwarding": "1"})
     if plan.dns_server:
         opts["dns"] = [plan.dns_server]
-    if node.role == "master":
+    if node.role == "master" and plan.balancer is None:   # else the balancer publishes it
         opts["ports"] = {APISERVER_CONTAINER_PORT: (plan.apiserver_host, apiserver_port)}
     return opts
 
@@ -200,9 +205,30 @@ def node_containers(client, cluster_key: Optional[str]) -> list:
     return sorted(nodes, key=lambda c: (c.labels[ROLE_LABEL] != "master", c.name))
 
 
+def balancer_container(client, cluster_key: str):
+    """The cluster's load balancer container, None without one."""
+    with docker_errors("listing the load balancer"):
+        found = client.containers.list(all=True, filters=_label_filter(cluster_key, f"{ROLE_LABEL}={BALANCER_ROLE}"))
+    return found[0] if found else None
+
+
+def cluster_shape(client, plan: ClusterPlan) -> Optional[Shape]:
+    """The shape of the cluster as it exists: its node containers, else its snapshot images
+    (after `down`); None when it has neither."""
+    with docker_errors("listing the cluster's nodes"):
+        found = client.containers.list(all=True, filters=_label_filter(plan.cluster_key, NODE_LABEL))
+        if not found:
+            found = client.images.list(filters=_label_filter(plan.cluster_key, SNAPSHOT_LABEL))
+    names = [obj.labels.get(NODE_LABEL, "") for obj in found]
+    balanced = any(BALANCER_LABEL in obj.labels for obj in found)
+    return shape_from_names(names, plan.suffix, balanced)
+
+
 def remove_nodes(client: docker.DockerClient, cluster_key: str) -> int:
-    """`down`: remove the node containers; volumes, network and snapshots stay."""
+    """`down`: remove the node containers and the load balancer; volumes, network and snapshots stay."""
     nodes = node_containers(client, cluster_key)
+    lb = balancer_container(client, cluster_key)
+    nodes += [lb] if lb is not None else []
     _in_parallel(lambda c: _remove(c, "container"), nodes)
     return len(nodes)
 
@@ -232,9 +258,14 @@ def unpause(client: docker.DockerClient, cluster_key: str) -> list:
 
 
 def master_port(client: docker.DockerClient, plan: ClusterPlan) -> Optional[int]:
-    """Host port published for the master's 6443, or None when there is no master."""
-    masters = [c for c in node_containers(client, plan.cluster_key)
-               if c.labels.get(ROLE_LABEL) == "master"]
+    """Host port published for the apiserver (the master's 6443, or the balancer's in an HA
+    control plane), or None when there is nothing to publish it."""
+    if plan.balancer is not None:
+        lb = balancer_container(client, plan.cluster_key)
+        masters = [lb] if lb is not None else []
+    else:
+        masters = [c for c in node_containers(client, plan.cluster_key)
+                   if c.labels.get(ROLE_LABEL) == "master"]
     if not masters:
         return None
     ports = (masters[0].attrs.get("NetworkSettings") or {}).get("Ports") or {}

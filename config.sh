@@ -6,6 +6,9 @@
 # Number of worker nodes (0 = master only, schedulable).
 # NUM_NODES=${NUM_NODES:-2}
 
+# Control-plane nodes; more than 1 puts a haproxy load balancer (kube-lb) in front of them.
+# NUM_MASTERS=${NUM_MASTERS:-1}
+
 # ipv4, ipv6 or dual-stack.
 # IP_MODE=${IP_MODE:-ipv4}
 

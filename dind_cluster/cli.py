@@ -103,6 +103,7 @@ def _main(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
     env_file: Annotated[Optional[Path], typer.Option("--env-file", help="dotenv file (above config.sh, below the environment).")] = None,
     nodes: Annotated[Optional[str], typer.Option("--nodes", help="NUM_NODES: number of worker nodes.")] = None,
+    masters: Annotated[Optional[str], typer.Option("--masters", help="NUM_MASTERS: control-plane nodes (>1: HA behind a load balancer).")] = None,
     cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.")] = None,
     ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.")] = None,
     label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.")] = None,
@@ -113,7 +114,7 @@ def _main(
     """Settings: defaults < config.sh < --env-file < environment < these flags."""
     _VERBOSE[0] = verbose
     flags = {
-        "NUM_NODES": nodes, "CLUSTER_ID": cluster_id, "IP_MODE": ip_mode, "DIND_LABEL": label,
+        "NUM_NODES": nodes, "NUM_MASTERS": masters, "CLUSTER_ID": cluster_id, "IP_MODE": ip_mode, "DIND_LABEL": label,
         "CNI_PLUGIN": cni, "DIND_K8S_VERSION": k8s_version, "APISERVER_PORT": apiserver_port,
     }
     ctx.obj = Session(
@@ -293,6 +294,19 @@ def join_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: Retai
     from dind_cluster.actions import join
 
     typer.echo(join.join(_action_context(ctx), kubeadm_args or [], retain=retain))
+
+
+@command("remove-node")
+def remove_node_cmd(
+    ctx: typer.Context,
+    names: Annotated[List[str], typer.Argument(help="Node names, e.g. kube-node-1.")],
+    force: Annotated[bool, typer.Option("--force", help="Go on when a node no longer answers (drain, reset).")] = False,
+) -> None:
+    """Drain and delete nodes, kubeadm reset them, remove their containers, volumes and snapshots."""
+    from dind_cluster.actions import remove
+
+    for name in remove.remove_nodes(_action_context(ctx), names, force=force):
+        typer.echo(name)
 
 
 @command("copy-image")

@@ -60,6 +60,14 @@ def static_route_commands(plan: ClusterPlan) -> dict[str, list[list[str]]]:
     }
 
 
+def route_removal_commands(plan: ClusterPlan, removed: NodePlan) -> list[list[str]]:
+    """argv lists that drop the routes to a removed node's pod subnets (run on every node left).
+    Empty for plugins that route by themselves."""
+    if plan.cni_plugin not in CONFLIST_PLUGINS:
+        return []
+    return [["ip", *(["-6"] if ":" in cidr else []), "route", "del", cidr] for cidr in removed.pod_cidrs]
+
+
 def _route_argv(dest: str, via: str) -> list[str]:
     family = ["-6"] if IPNetwork(dest).version == 6 else []
     return ["ip", *family, "route", "replace", dest, "via", via]

@@ -233,6 +233,22 @@ def remove_nodes(client: docker.DockerClient, cluster_key: str) -> int:
     return len(nodes)
 
 
+def remove_container(container) -> None:
+    """One node container (remove-node), with its anonymous volumes."""
+    _remove(container, "container")
+
+
+def remove_volume(client, plan: ClusterPlan, name: str) -> None:
+    """A node's /var volume, if it is this cluster's (remove-node)."""
+    with docker_errors(f"inspecting volume {name}", keep=(docker.errors.NotFound,)):
+        try:
+            vol = client.volumes.get(name)
+        except docker.errors.NotFound:
+            return
+    if _owned(vol.attrs.get("Labels"), plan):
+        _remove(vol, "volume")
+
+
 def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObjects:
     """Remove containers, volumes, networks and snapshot images with our label; idempotent."""
     objs = list_cluster(client, cluster_key)

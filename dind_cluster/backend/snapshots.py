@@ -62,6 +62,14 @@ def _image(client, ref: str):
         raise DockerError(f"inspecting image {ref}: {exc.explanation or exc}") from None
 
 
+def remove_snapshot(client: docker.DockerClient, plan: ClusterPlan, node_name: str) -> None:
+    """Drop a node's snapshot image (remove-node), if it is this cluster's."""
+    image = _image(client, snapshot_ref(node_name))
+    if image is not None and _owned(image.labels, plan):
+        with docker_errors(f"removing the snapshot of {node_name}"):
+            client.images.remove(image.id, force=True)
+
+
 def _volume_labels(client, name: str) -> Optional[dict]:
     try:
         return client.volumes.get(name).attrs.get("Labels") or {}

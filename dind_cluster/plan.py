@@ -6,12 +6,13 @@ os.environ.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional
 
 from netaddr import IPAddress, IPNetwork
 
 from .errors import ConfigError
+from .resources import NodeLimits, limits_for
 
 from . import naming, validation as check
 from .network import (DUAL, check_ipv6_pod_cidr, host, inject_cluster_id, nat64_prefix,
@@ -28,6 +29,7 @@ class NodePlan:
     pod_cidrs: tuple[str, ...]      # this node's pod subnets, IPv4 first
     pod_gateways: tuple[str, ...]   # bridge / CNI gateway address in each pod subnet
     volume: str               # kubeadm-dind-<name>, mounted on /var
+    limits: NodeLimits = NodeLimits()   # Docker CPU/memory limits (DIND_NODE_*, DIND_MASTER_*, DIND_WORKER_*)
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ def make_plan(values: Mapping[str, str], shape: Optional[Shape] = None) -> Clust
     check.check_ha_room(max(shape.masters, default=1) if shape.balanced else 1,
                         max(shape.workers, default=0), mgmt_var, mgmt, mode)
     nodes, balancer = _nodes(ident.suffix, shape, mgmt, pods, mode)
+    nodes = tuple(replace(n, limits=limits_for(values, n.role)) for n in nodes)
     master_ip = next(ip for ip in nodes[0].ips if IPAddress(ip).version == service.version)
     return ClusterPlan(
         ip_mode=mode, cluster_id=str(ident.cluster_id), dind_label=ident.dind_label,

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from dind_cluster.actions import hostconfig, kube
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
+from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_host_limits, check_values, forget_old_state, in_background,
                                         ipv6_node_setup, live, network_and_helpers, node_image, node_run_mode,
                                         publish_kubeconfig, running_master, start_balancer, start_nodes,
                                         undone_on_failure, wait_until_ready, wanted_port)
@@ -36,6 +36,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Sequence[str] 
     `finish=False` (the `init` command) stops after the master's pod network: no wait, no snapshot.
     """
     check_values(ctx, finish)
+    check_host_limits(ctx)
     image = node_image(ctx)
     run_mode = node_run_mode(ctx, image)
     forget_old_state(ctx)
@@ -71,6 +72,7 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
     check_values(ctx)
     ctx = live(ctx)
+    check_host_limits(ctx)
     run_mode = node_run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
     with undone_on_failure(ctx, retain) as created:
         network_and_helpers(ctx, created)

@@ -6,7 +6,7 @@ from typing import Sequence
 from dind_cluster.actions import kube
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, live, node_run_mode, reshaped, undone_on_failure
+from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, check_host_limits, live, node_run_mode, reshaped, undone_on_failure
 from dind_cluster.backend import snapshots
 from dind_cluster.backend import nodes as backend
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
@@ -31,6 +31,7 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
     k = now.plan.shape.next_worker()                   # the lowest free kube-node-<k>, its planned addresses
     grown = reshaped(now, now.plan.shape.with_worker(k))
     node = next(n for n in grown.plan.workers if n.name == naming.worker_name(k, ctx.plan.suffix))
+    check_host_limits(grown)
     image = master.image.id
     run_mode = node_run_mode(ctx, image)
     with undone_on_failure(ctx, retain) as created:

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Sequence
 
-from dind_cluster import cni, kubeadm
+from dind_cluster import cni, kubeadm, resources
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend.containers import exec_in, put_files
 from dind_cluster.errors import DindError, Timeout
@@ -44,7 +44,8 @@ def init_master(ctx: ActionContext, master, cgroup_v1: bool, extra_args: Sequenc
     masters that join."""
     version = kubeadm_version(master)
     config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1,
-                                        certificate_key=certificate_key)
+                                        certificate_key=certificate_key,
+                                        patches_dir=put_kubelet_patch(ctx, master, ctx.plan.master))
     ctx.progress.detail(config)
     put_files(master, {KUBEADM_CONFIG: config}, mode=0o600)
     upload = ["--upload-certs"] if certificate_key else []
@@ -64,9 +65,11 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
     by_name = {node.name: node for node in ctx.plan.nodes}
 
     def join(container) -> None:
-        config = kubeadm.render_join_config(ctx.plan, by_name[container.name], k8s_version=version,
+        node = by_name[container.name]
+        config = kubeadm.render_join_config(ctx.plan, node, k8s_version=version,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
-                                            certificate_key=certificate_key)
+                                            certificate_key=certificate_key,
+                                            patches_dir=put_kubelet_patch(ctx, container, node))
         ctx.progress.detail(config)
         put_files(container, {JOIN_CONFIG: config}, mode=0o600)
         run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", "--ignore-preflight-errors=all",
@@ -76,6 +79,22 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
     for container in masters:
         join(container)
     run_all(join, [c for c in joining if c not in masters])
+
+
+def put_kubelet_patch(ctx: ActionContext, container, node) -> str:
+    """A node with CPU/memory limits gets a kubelet patch reserving the host's rest (so its
+    allocatable is its limit); returns the patches directory for kubeadm, "" when there is none."""
+    if not node.limits.any:
+        return ""
+    from dind_cluster.backend.facts import engine_size
+
+    reserved = resources.reservation(node.limits, *engine_size(ctx.client))
+    if not reserved:
+        return ""
+    patch = resources.render_kubelet_patch(reserved)
+    ctx.progress.detail(patch)
+    put_files(container, {resources.KUBELET_PATCH: patch})
+    return resources.PATCHES_DIR
 
 
 def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:

@@ -163,6 +163,19 @@ def check_values(ctx: ActionContext, waits: bool = True) -> None:
         wait_timeout(ctx)
 
 
+def check_host_limits(ctx: ActionContext) -> None:
+    """Node CPU/memory limits the engine's host can't give are refused before anything is made."""
+    limits = [n.limits for n in ctx.plan.nodes if n.limits.any]
+    if not limits:
+        return
+    from dind_cluster.backend.facts import engine_size
+    from dind_cluster.resources import check_against_host
+
+    cpus, memory = engine_size(ctx.client)
+    for node_limits in limits:
+        check_against_host(node_limits, cpus, memory)
+
+
 def wait_timeout(ctx: ActionContext) -> float:
     text = ctx.value("DIND_WAIT_TIMEOUT", "300")
     try:

@@ -41,6 +41,13 @@ def gather_facts(client, environ: Mapping[str, str], root: str = "/") -> Facts:
     return Facts(**engine, **host_facts(Path(root), engine["data_root"]))
 
 
+def engine_size(client) -> tuple[int, int]:
+    """(CPUs, bytes of memory) of the engine's host, as `docker info` reports them."""
+    with docker_errors("reading the Docker engine's info"):
+        info = client.info()
+    return int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0)
+
+
 def preflight_problems(ctx) -> list:
     """run_preflight for an ActionContext (its client, environment and plan)."""
     return run_preflight(gather_facts(ctx.client, ctx.environ), ctx.plan)

@@ -19,6 +19,7 @@ from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.parallel import run_all
+from dind_cluster.resources import docker_limits
 from dind_cluster.plan import ClusterPlan, NodePlan, Shape, shape_from_names
 
 NODE_LABEL = "dind-cluster.io/node"
@@ -87,6 +88,7 @@ def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
         volumes=volumes, tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
         cgroupns="host" if run_mode.cgroup_version == 1 else "private",
         stop_signal="SIGRTMIN+3", **run_mode.host_options())
+    opts.update(docker_limits(node.limits))
     # Nodes route pod traffic (bridge/ptp and static routes need forwarding on).
     opts["sysctls"] = {"net.ipv4.ip_forward": "1"}
     if plan.ip_mode != "ipv4":

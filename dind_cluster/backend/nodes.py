@@ -5,7 +5,6 @@ Everything we create carries plan.labels (CLUSTER_LABEL=<cluster key>), so listi
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Union
 
@@ -167,11 +166,9 @@ def _remove_stale_container(client, plan: ClusterPlan, name: str) -> None:
         _remove(old, "container")
 
 
-_volume_lock = threading.Lock()
-
-
 def _ensure_volume(client, plan: ClusterPlan, name: str, created: Created) -> None:
-    with _volume_lock, docker_errors(f"creating volume {name}"):
+    """Each node has its own volume name, so nodes can make theirs at the same time."""
+    with docker_errors(f"creating volume {name}"):
         try:
             vol = client.volumes.get(name)
         except docker.errors.NotFound:
@@ -258,8 +255,7 @@ def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObj
     _in_parallel(lambda v: _remove(v, "volume"), objs.volumes)
     for net in objs.networks:
         _remove(net, "network")
-    for image in objs.images:
-        _remove(image, "image")
+    _in_parallel(lambda i: _remove(i, "image"), objs.images)
     return objs
 
 

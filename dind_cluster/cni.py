@@ -60,6 +60,11 @@ def static_route_commands(plan: ClusterPlan) -> dict[str, list[list[str]]]:
     }
 
 
+def ip_batch(argvs: list[list[str]]) -> str:
+    """The same `ip` commands as input for `ip -batch -` (the family follows from the addresses)."""
+    return "".join(" ".join(a for a in argv[1:] if a != "-6") + "\n" for argv in argvs)
+
+
 def route_removal_commands(plan: ClusterPlan, removed: NodePlan) -> list[list[str]]:
     """argv lists that drop the routes to a removed node's pod subnets (run on every node left).
     Empty for plugins that route by themselves."""

@@ -11,6 +11,7 @@ import requests.exceptions
 from dind_cluster.errors import DockerError, EngineUnreachable
 
 _clients: dict = {}
+MAX_CONNECTIONS = 64
 
 
 def docker_client(environ: Optional[Mapping[str, str]] = None) -> docker.DockerClient:
@@ -22,7 +23,8 @@ def docker_client(environ: Optional[Mapping[str, str]] = None) -> docker.DockerC
     key = tuple(sorted((k, v) for k, v in env.items() if k.startswith("DOCKER_")))
     if key not in _clients:
         try:
-            client = docker.from_env(environment=env, timeout=600)
+            # Many nodes are created, started and waited for at once: one pooled connection each.
+            client = docker.from_env(environment=env, timeout=600, max_pool_size=MAX_CONNECTIONS)
             client.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             where = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"

@@ -35,7 +35,8 @@ def gather_facts(client, environ: Mapping[str, str], root: str = "/") -> Facts:
                   cgroup_version=2 if str(info.get("CgroupVersion", "1")) == "2" else 1,
                   cgroup_controllers=engine_controllers(info),
                   data_root=info.get("DockerRootDir") or "/var/lib/docker",
-                  rootless=any("rootless" in str(o) for o in info.get("SecurityOptions") or ()))
+                  rootless=any("rootless" in str(o) for o in info.get("SecurityOptions") or ()),
+                  host_memory=int(info.get("MemTotal") or 0) or None)
     if not engine_is_local(environ.get("DOCKER_HOST") or ""):
         return Facts(**engine)
     return Facts(**engine, **host_facts(Path(root), engine["data_root"]))
@@ -74,6 +75,7 @@ def host_facts(root: Path, data_root: str) -> dict:
                 tun_device=(root / "dev/net/tun").exists(), routes=tuple(routes),
                 max_user_watches=_int(_read(proc / "sys/fs/inotify/max_user_watches")),
                 max_user_instances=_int(_read(proc / "sys/fs/inotify/max_user_instances")),
+                pid_max=_int(_read(proc / "sys/kernel/pid_max")),
                 free_disk=_free_bytes(root / data_root.lstrip("/")))
 
 

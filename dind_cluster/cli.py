@@ -210,12 +210,13 @@ def doctor_cmd(ctx: typer.Context) -> None:
     """Run the preflight checks of `up` alone: each problem with its fix."""
     from dind_cluster.backend.facts import preflight_problems
 
-    problems = preflight_problems(_action_context(ctx))
-    for problem in problems:
-        typer.echo(f"✗ {problem}")
+    found = preflight_problems(_action_context(ctx))
+    problems = [p for p in found if not p.warning]
+    for problem in found:
+        typer.echo(f"{'!' if problem.warning else '✗'} {problem}")
     if problems:
         raise typer.Exit(1)
-    typer.echo("✓ no problems found")
+    typer.echo("✓ no problems found" + (" (only warnings)" if found else ""))
 
 
 @command("down")

@@ -28,9 +28,10 @@ CGROUPNS_API = (1, 41)        # Docker 20.10: the first API with cgroupns=privat
 class Problem:
     message: str
     fix: str
+    warning: bool = False     # an estimate (e.g. of what many nodes need): said, but `up` goes on
 
     def __str__(self) -> str:
-        return f"{self.message}\n  fix: {self.fix}"
+        return f"{'warning: ' if self.warning else ''}{self.message}\n  fix: {self.fix}"
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def _pids(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
     if facts.pid_max is not None and facts.pid_max < need:
         yield Problem(f"kernel.pid_max is {facts.pid_max}; {nodes} nodes on this host need about {need} "
                       "process ids (else fork failures in the nodes)",
-                      "sudo sysctl -w kernel.pid_max=4194304 (and put it in /etc/sysctl.d/ to keep it)")
+                      "sudo sysctl -w kernel.pid_max=4194304 (and put it in /etc/sysctl.d/ to keep it)",
+                      warning=True)
 
 
 def _memory(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
@@ -171,7 +173,7 @@ def _memory(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
     if need > facts.host_memory:
         yield Problem(f"{len(plan.nodes)} nodes may need {need / GIB:.1f} GiB of memory; the Docker host has "
                       f"{facts.host_memory / GIB:.1f} GiB", "use fewer nodes (NUM_NODES), smaller "
-                      "DIND_NODE_MEMORY limits, or a host with more memory")
+                      "DIND_NODE_MEMORY limits, or a host with more memory", warning=True)
 
 
 def disk_needed(plan: ClusterPlan) -> int:

@@ -122,7 +122,10 @@ def preflight(ctx: ActionContext) -> None:
     from dind_cluster.backend.facts import preflight_problems
 
     with ctx.progress.step("Checking the host and the engine (preflight)"):
-        problems = preflight_problems(ctx)
+        found = preflight_problems(ctx)
+        for warning in (p for p in found if p.warning):
+            ctx.progress.line(f"WARNING: {warning.message}; fix: {warning.fix}")
+        problems = [p for p in found if not p.warning]
         if problems:
             raise DindError(f"preflight: {problems[0].message}",
                             "\n".join([problems[0].fix] + [f"also: {p}" for p in problems[1:]]

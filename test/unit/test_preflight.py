@@ -276,3 +276,9 @@ def test_memory_for_the_nodes_counts_their_limits_or_a_typical_node():
     assert any(m.startswith("9 nodes may need 4.5 GiB") for m in messages(host, plan(NUM_NODES="8")))
     limited = plan(NUM_NODES="8", DIND_NODE_MEMORY="256m")
     assert not any("memory" in m for m in messages(host, limited))
+
+
+def test_host_limit_estimates_are_warnings_not_errors():
+    found = run_preflight(replace(HEALTHY, pid_max=1024, host_memory=GIB), plan(NUM_NODES="3"))
+    assert {p.message.split()[0] for p in found} == {"kernel.pid_max", "4"} and all(p.warning for p in found)
+    assert str(found[0]).startswith("warning: ")

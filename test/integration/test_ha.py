@@ -86,3 +86,22 @@ def test_losing_the_first_master_keeps_the_api_and_down_up_brings_all_back(engin
     assert {engine.containers.get(n).status for n in names(ha)} == {"running"}
     assert engine.containers.get(f"kube-lb-cluster-{ha['CLUSTER_ID']}").status == "running"
     assert listed(ha, timeout=20) == sorted(names(ha))
+
+
+@pytest.mark.parametrize("mode", ["dual-stack", "ipv6"])
+def test_ha_in_ipv6_and_dual_stack_survives_the_first_master(engine, tmp_path, mode):
+    from test_ipv6_clusters import with_local_dns   # IPv6 mode: a DNS64 upstream inside the cluster's own NAT64 /16
+
+    env = clusters.cluster_env(tmp_path, CLUSTER_ID=free_cluster_id(engine, 140, 149), IP_MODE=mode,
+                               NUM_MASTERS="2", NUM_NODES="0")
+    if mode == "ipv6":   # the NAT64 /16 takes the cluster ID on its second octet: 172.(18+id) leaves 172.16/12
+        env = with_local_dns({**env, "NAT64_V4_SUBNET_PREFIX": "10.0"})
+    try:
+        cli(env, "up")
+        sfx = f"-cluster-{env['CLUSTER_ID']}"
+        assert "https://[::1]:" in Path(env["KUBECONFIG"]).read_text()   # the service family is IPv6
+        assert listed(env) == [f"kube-master-2{sfx}", f"kube-master{sfx}"]
+        engine.containers.get(f"kube-master{sfx}").stop(timeout=5)
+        assert listed(env, timeout=20) == [f"kube-master-2{sfx}", f"kube-master{sfx}"]
+    finally:
+        remove_cluster(engine, f"cluster-{env['CLUSTER_ID']}")

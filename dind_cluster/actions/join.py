@@ -1,19 +1,20 @@
-"""Growing a cluster: `init` (the master alone) and `join` (one more worker, routes and all)."""
+"""Growing a cluster: `init` (the master alone) and `join` (one more worker, routes and all;
+`remove-node` in remove.py shrinks it)."""
 from __future__ import annotations
 
 from typing import Sequence
 
+from dind_cluster import naming
 from dind_cluster.actions import kube
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import NODE_BOOT_TIMEOUT, check_host_limits, live, node_run_mode, reshaped, undone_on_failure
-from dind_cluster.backend import snapshots
-from dind_cluster.backend import nodes as backend
+from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, check_host_limits, live, node_image, node_run_mode,
+                                        reshaped, undone_on_failure)
+from dind_cluster.backend import nodes as backend, snapshots
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
-from dind_cluster.plan import Shape
-from dind_cluster import naming
 from dind_cluster.errors import DindError
 from dind_cluster.naming import ROLE_LABEL
+from dind_cluster.plan import Shape
 
 
 def init(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> None:
@@ -32,7 +33,7 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
     grown = reshaped(now, now.plan.shape.with_worker(k))
     node = next(n for n in grown.plan.workers if n.name == naming.worker_name(k, ctx.plan.suffix))
     check_host_limits(grown)
-    image = master.image.id
+    image = node_image(ctx)   # the node image `up` uses: the master's own may be a snapshot of it
     run_mode = node_run_mode(ctx, image)
     with undone_on_failure(ctx, retain) as created:
         with ctx.progress.step(f"Starting node container {node.name}"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import clusters
-from clusters import cli, free_cluster_id, kubectl as kubectl_in, owned, ping_between_test_pods, remove_cluster
+from clusters import cli, kubectl as kubectl_in, owned, ping_between_test_pods
 from dind_cluster.backend.containers import exec_in
 
 pytestmark = pytest.mark.docker
@@ -14,15 +14,8 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module")
 def cluster(engine, tmp_path_factory):
-    env = clusters.cluster_env(tmp_path_factory.mktemp("home"), CLUSTER_ID=free_cluster_id(engine, 231, 238),
-                               NUM_NODES="1")
-    env["_KEY"] = f"cluster-{env['CLUSTER_ID']}"
-    env["_SFX"] = f"-cluster-{env['CLUSTER_ID']}"
-    try:
-        cli(env, "up")
+    with clusters.running_cluster(engine, tmp_path_factory.mktemp("home"), 231, 238, NUM_NODES="1") as env:
         yield env
-    finally:
-        remove_cluster(engine, env["_KEY"])
 
 
 def node_list(env):

@@ -18,14 +18,9 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module")
 def ha(engine, tmp_path_factory):
-    env = clusters.cluster_env(tmp_path_factory.mktemp("home"), CLUSTER_ID=free_cluster_id(engine, 140, 149),
-                               NUM_MASTERS="3", NUM_NODES="1")
-    env["_KEY"] = f"cluster-{env['CLUSTER_ID']}"
-    try:
-        cli(env, "up")
+    with clusters.running_cluster(engine, tmp_path_factory.mktemp("home"), 140, 149,
+                                  NUM_MASTERS="3", NUM_NODES="1") as env:
         yield env
-    finally:
-        remove_cluster(engine, env["_KEY"])
 
 
 def names(env):

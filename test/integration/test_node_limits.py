@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import clusters
-from clusters import cli, free_cluster_id, owned, remove_cluster
+from clusters import cli, free_cluster_id, owned
 from dind_cluster.backend.containers import exec_in
 
 pytestmark = pytest.mark.docker
@@ -18,15 +18,9 @@ GIB = 1024 ** 3
 
 @pytest.fixture(scope="module")
 def limited(engine, tmp_path_factory):
-    env = clusters.cluster_env(tmp_path_factory.mktemp("home"), CLUSTER_ID=free_cluster_id(engine, 239, 245),
-                               NUM_NODES="1", DIND_NODE_CPUS="1", DIND_NODE_MEMORY="1g",
-                               DIND_WORKER_MEMORY="768m")
-    env["_KEY"] = f"cluster-{env['CLUSTER_ID']}"
-    try:
-        cli(env, "up")
+    with clusters.running_cluster(engine, tmp_path_factory.mktemp("home"), 239, 245, NUM_NODES="1",
+                                  DIND_NODE_CPUS="1", DIND_NODE_MEMORY="1g", DIND_WORKER_MEMORY="768m") as env:
         yield env
-    finally:
-        remove_cluster(engine, env["_KEY"])
 
 
 def cgroup_file(container, controller: str, v1_name: str, v2_name: str) -> str:

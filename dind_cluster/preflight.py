@@ -147,7 +147,7 @@ def _inotify(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
             yield Problem(f"fs.inotify.{name} is {have}; {nodes} nodes on this host need "
                           f"{need} (else 'too many open files' and nodes that never boot)",
                           f"sudo sysctl -w fs.inotify.{name}={max(need, recommended)} "
-                          "(and put it in /etc/sysctl.d/ to keep it)")
+                          "(and put it in /etc/sysctl.d/ to keep it)", warning=True)
 
 
 def _node_count(facts: Facts, plan: ClusterPlan) -> int:

@@ -83,6 +83,17 @@ def test_losing_the_first_master_keeps_the_api_and_down_up_brings_all_back(engin
     assert listed(ha, timeout=20) == sorted(names(ha))
 
 
+def test_removing_an_extra_master_takes_it_out_of_the_balancer(engine, ha):
+    third = names(ha)[2]
+    cli(ha, "remove-node", third)
+    assert listed(ha) == sorted(n for n in names(ha) if n != third)
+    _, config = exec_in(engine.containers.get(f"kube-lb-cluster-{ha['CLUSTER_ID']}"),
+                        ["cat", "/usr/local/etc/haproxy/haproxy.cfg"])
+    assert f"server {names(ha)[1]} " in config and f"server {third} " not in config
+    _, peers = exec_in(engine.containers.get(names(ha)[0]), ["cat", "/var/lib/standin/peers"])
+    assert len(peers.split()) == 2                       # kubeadm reset took it out of the control plane
+
+
 @pytest.mark.parametrize("mode", ["dual-stack", "ipv6"])
 def test_ha_in_ipv6_and_dual_stack_survives_the_first_master(engine, tmp_path, mode):
     from test_ipv6_clusters import with_local_dns   # IPv6 mode: a DNS64 upstream inside the cluster's own NAT64 /16

@@ -7,6 +7,7 @@ within two seconds and kubectl through the balancer keeps answering.
 from __future__ import annotations
 
 from dind_cluster.kubeadm import API_PORT, host_port
+from dind_cluster.network import same_family
 from dind_cluster.plan import ClusterPlan
 from dind_cluster.templates import render
 
@@ -17,8 +18,7 @@ ROLE = "load-balancer"
 
 def servers(plan: ClusterPlan) -> list[tuple[str, str]]:
     """(server name, address:port) of every master, in plan order."""
-    v6 = ":" in plan.advertise_address
-    return [(node.name, host_port(next(ip for ip in node.ips if (":" in ip) == v6), API_PORT))
+    return [(node.name, host_port(same_family(node.ips, plan.advertise_address), API_PORT))
             for node in plan.masters]
 
 

@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 from netaddr import IPAddress, IPNetwork
 
 from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.network import same_family
 from dind_cluster.plan import ClusterPlan, NodePlan
 from dind_cluster.templates import render
 
@@ -216,14 +217,10 @@ def render_join_config(plan: ClusterPlan, node: NodePlan, *, k8s_version: str,
         node_name=node.name, cri_socket=CRI_SOCKET,
         kubelet_args={"node-ip": node_ip(plan, node)},
         control_plane=control_plane, certificate_key=certificate_key,
-        advertise_address=_same_family(node.ips, plan.advertise_address), api_port=API_PORT,
+        advertise_address=same_family(node.ips, plan.advertise_address), api_port=API_PORT,
         taints=bool(plan.workers), patches_dir=patches_dir,
     )
 
-
-def _same_family(ips: Sequence[str], like: str) -> str:
-    version = IPAddress(like).version
-    return next(ip for ip in ips if IPAddress(ip).version == version)
 
 
 _TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")

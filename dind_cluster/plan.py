@@ -16,7 +16,7 @@ from .resources import NodeLimits, limits_for
 
 from . import naming, validation as check
 from .network import (DUAL, check_ipv6_pod_cidr, host, inject_cluster_id, nat64_prefix,
-                      parse_cidr, pick_cidrs, pod_subnet)
+                      parse_cidr, pick_cidrs, pod_subnet, same_family)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class ClusterPlan:
         """Where kubeadm, the nodes and the host reach the API: the balancer, else the master."""
         if self.balancer is None:
             return self.advertise_address
-        return _same_family(self.balancer.ips, self.advertise_address)
+        return same_family(self.balancer.ips, self.advertise_address)
 
     @property
     def shape(self) -> "Shape":
@@ -147,9 +147,6 @@ def _index(node: NodePlan, suffix: str) -> int:
     return parsed[1] if parsed else 0
 
 
-def _same_family(ips: tuple[str, ...], like: str) -> str:
-    version = IPAddress(like).version
-    return next(ip for ip in ips if IPAddress(ip).version == version)
 
 
 MGMT_DEFAULTS = {"ipv4": ("10.192.0.0/24",), "ipv6": ("fd00:20::/64",),

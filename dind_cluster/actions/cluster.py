@@ -94,7 +94,7 @@ def down(ctx: ActionContext) -> None:
     ctx = live(ctx)
     if not ctx.flag("SKIP_SNAPSHOT") and running_master(ctx):
         try:
-            snapshot(ctx)
+            snapshot(ctx, is_live=True)
         except DockerError as exc:  # e.g. a node is missing: keep the previous snapshot, still go down
             ctx.progress.line(f"WARNING: no new snapshot: {exc.message}")
     with ctx.progress.step(f"Removing the node containers of {ctx.plan.context} (volumes and snapshot kept)"):
@@ -143,8 +143,9 @@ def clean(ctx: ActionContext, everything: bool = False) -> None:
         ctx.progress.line(f"Removed context {ctx.plan.context} from the kubeconfig")
 
 
-def snapshot(ctx: ActionContext) -> None:
-    ctx = live(ctx)
+def snapshot(ctx: ActionContext, is_live: bool = False) -> None:
+    """Commit every node the cluster has (`is_live`: ctx already knows them, skip asking again)."""
+    ctx = ctx if is_live else live(ctx)
     with ctx.progress.step("Taking a snapshot of the cluster"):
         snapshots.snapshot_nodes(ctx.client, ctx.plan)
 

@@ -6,6 +6,14 @@
 # Number of worker nodes (0 = master only, schedulable).
 # NUM_NODES=${NUM_NODES:-2}
 
+# Control-plane nodes; more than 1 puts a haproxy load balancer (kube-lb) in front of them.
+# NUM_MASTERS=${NUM_MASTERS:-1}
+
+# Docker CPU and memory limits of every node (or DIND_MASTER_* / DIND_WORKER_* per role), e.g. 2 and 4g;
+# the kubelet reserves the host's rest, so a node's allocatable is its limit. Unset: no limit.
+# DIND_NODE_CPUS=
+# DIND_NODE_MEMORY=
+
 # ipv4, ipv6 or dual-stack.
 # IP_MODE=${IP_MODE:-ipv4}
 

@@ -111,6 +111,7 @@ def _main(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress lines.")] = False,
     env_file: Annotated[Optional[Path], typer.Option("--env-file", help="dotenv file (above config.sh, below the environment).")] = None,
     nodes: Annotated[Optional[str], typer.Option("--nodes", help="NUM_NODES: number of worker nodes.")] = None,
+    masters: Annotated[Optional[str], typer.Option("--masters", help="NUM_MASTERS: control-plane nodes (>1: HA behind a load balancer).")] = None,
     cluster_id: Annotated[Optional[str], typer.Option("--cluster-id", help="CLUSTER_ID: 0..254, for clusters side by side.", autocompletion=_from_engine(completion.cluster_ids))] = None,
     ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.", autocompletion=completion.ip_modes)] = None,
     label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.", autocompletion=_from_engine(completion.labels))] = None,
@@ -121,7 +122,7 @@ def _main(
     """Settings: defaults < config.sh < --env-file < environment < these flags."""
     _VERBOSE[0] = verbose
     flags = {
-        "NUM_NODES": nodes, "CLUSTER_ID": cluster_id, "IP_MODE": ip_mode, "DIND_LABEL": label,
+        "NUM_NODES": nodes, "NUM_MASTERS": masters, "CLUSTER_ID": cluster_id, "IP_MODE": ip_mode, "DIND_LABEL": label,
         "CNI_PLUGIN": cni, "DIND_K8S_VERSION": k8s_version, "APISERVER_PORT": apiserver_port,
     }
     ctx.obj = Session(
@@ -239,13 +240,14 @@ def doctor_cmd(ctx: typer.Context) -> None:
     from dind_cluster.backend.facts import preflight_problems
 
     actions = _action_context(ctx)
-    problems = preflight_problems(actions)
+    found = preflight_problems(actions)
+    problems = [p for p in found if not p.warning]
     typer.echo(f"• images: {space_report(actions.client)}")
-    for problem in problems:
-        typer.echo(f"✗ {problem}")
+    for problem in found:
+        typer.echo(f"{'!' if problem.warning else '✗'} {problem}")
     if problems:
         raise typer.Exit(1)
-    typer.echo("✓ no problems found")
+    typer.echo("✓ no problems found" + (" (only warnings)" if found else ""))
 
 
 @command("down")
@@ -334,6 +336,20 @@ def join_cmd(ctx: typer.Context, kubeadm_args: KubeadmArgs = None, retain: Retai
     from dind_cluster.actions import join
 
     typer.echo(join.join(_action_context(ctx), kubeadm_args or [], retain=retain))
+
+
+@command("remove-node")
+def remove_node_cmd(
+    ctx: typer.Context,
+    names: Annotated[List[str], typer.Argument(help="Node names, e.g. kube-node-1.",
+                                               autocompletion=_from_engine(completion.node_names))],
+    force: Annotated[bool, typer.Option("--force", help="Go on when a node no longer answers (drain, reset).")] = False,
+) -> None:
+    """Drain and delete nodes, kubeadm reset them, remove their containers, volumes and snapshots."""
+    from dind_cluster.actions import remove
+
+    for name in remove.remove_nodes(_action_context(ctx), names, force=force):
+        typer.echo(name)
 
 
 @command("copy-image")

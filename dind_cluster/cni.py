@@ -70,6 +70,19 @@ def route_files(plan: ClusterPlan) -> dict[str, str]:
             for name, routes in static_routes(plan).items()}
 
 
+def ip_batch(argvs: list[list[str]]) -> str:
+    """The same `ip` commands as input for `ip -batch -` (the family follows from the addresses)."""
+    return "".join(" ".join(a for a in argv[1:] if a != "-6") + "\n" for argv in argvs)
+
+
+def route_removal_commands(plan: ClusterPlan, removed: NodePlan) -> list[list[str]]:
+    """argv lists that drop the routes to a removed node's pod subnets (run on every node left).
+    Empty for plugins that route by themselves."""
+    if plan.cni_plugin not in CONFLIST_PLUGINS:
+        return []
+    return [["ip", *(["-6"] if ":" in cidr else []), "route", "del", cidr] for cidr in removed.pod_cidrs]
+
+
 def _route_argv(dest: str, via: str) -> list[str]:
     family = ["-6"] if IPNetwork(dest).version == 6 else []
     return ["ip", *family, "route", "replace", dest, "via", via]

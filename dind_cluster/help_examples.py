@@ -18,6 +18,7 @@ EXAMPLES = {
     "build-image": "DIND_K8S_VERSION=v1.35.9 dind-cluster build-image",
     "init": "dind-cluster init --skip-phases=addon/kube-proxy",
     "join": "dind-cluster join",
+    "remove-node": "dind-cluster remove-node kube-node-2",
     "copy-image": "docker build -t myapp:dev . && dind-cluster copy-image myapp:dev --node kube-node-1",
     "dump": "dind-cluster dump > cluster-dump.txt",
     "dump64": "dind-cluster dump64   # in a CI job's failure step",

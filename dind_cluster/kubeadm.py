@@ -26,6 +26,7 @@ from dind_cluster import versions
 from dind_cluster.cni import CONFLIST_PLUGINS
 from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.kubeadm_args import PATCHES_DIR
+from dind_cluster.network import same_family
 from dind_cluster.plan import ClusterPlan, NodePlan
 from dind_cluster.templates import render
 from dind_cluster.versions import pause_image  # noqa: F401  (node image: containerd's sandbox image)
@@ -134,7 +135,19 @@ def host_port(address: str, port: int = API_PORT) -> str:
 
 def cert_sans(plan: ClusterPlan) -> list[str]:
     names = ["localhost", "127.0.0.1", "::1", plan.advertise_address, *plan.master.ips]
+    if plan.balancer is not None:   # every apiserver is reached through the balancer too
+        names += [plan.balancer.name, *plan.balancer.ips]
     return list(dict.fromkeys(names))
+
+
+CERTIFICATE_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_certificate_key(key: str) -> str:
+    """kubeadm's certificate key (upload-certs): 32 bytes, hex-encoded."""
+    if not CERTIFICATE_KEY.match(key):
+        raise ValueError("a kubeadm certificate key is 64 lowercase hex digits")
+    return key
 
 
 def _kubelet_context(values: Mapping[str, str], cgroup_driver: str, cgroup_v1: bool) -> dict:
@@ -150,14 +163,16 @@ def _kubelet_context(values: Mapping[str, str], cgroup_driver: str, cgroup_v1: b
     }
 
 
-def _init_extras(plan: ClusterPlan, extra: Mapping, patches: bool) -> dict:
-    """The fields that `init` kubeadm-args (kubeadm_args.INIT_FIELDS) and DIND_KUBEADM_PATCHES set."""
+def _init_extras(plan: ClusterPlan, extra: Mapping, patches: bool, certificate_key: str = "") -> dict:
+    """The fields that `init` kubeadm-args (kubeadm_args.INIT_FIELDS), DIND_KUBEADM_PATCHES and an HA
+    control plane's certificate key set."""
+    key = certificate_key or extra.get("certificate_key", "")
     token = {"token": extra.get("bootstrap_token", ""), "ttl": extra.get("bootstrap_token_ttl", "")}
     return {
-        "control_plane_endpoint": extra.get("control_plane_endpoint") or host_port(plan.advertise_address),
+        "control_plane_endpoint": extra.get("control_plane_endpoint") or host_port(plan.endpoint_address),
         "dns_domain": extra.get("dns_domain") or DNS_DOMAIN,
         "cert_sans": list(dict.fromkeys(cert_sans(plan) + list(extra.get("extra_cert_sans", ())))),
-        "init_fields": {"certificateKey": extra.get("certificate_key", "")},
+        "init_fields": {"certificateKey": check_certificate_key(key) if key else ""},
         "cluster_fields": {"certificatesDir": extra.get("certificates_dir", ""),
                            "imageRepository": extra.get("image_repository", "")},
         "kubeadm_feature_gates": parse_feature_gates("kubeadm init --feature-gates",
@@ -170,15 +185,17 @@ def _init_extras(plan: ClusterPlan, extra: Mapping, patches: bool) -> dict:
 
 def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: str,
                  cgroup_driver: str = "systemd", cgroup_v1: bool = False,
-                 extra: Mapping = None, patches: bool = False) -> dict:
+                 extra: Mapping = None, patches: bool = False, certificate_key: str = "") -> dict:
     """Everything the init templates use, as plain values (also handy for `-v` output).
-    `extra`: fields from the `init` kubeadm-args; `patches`: DIND_KUBEADM_PATCHES is set."""
+    `extra`: fields from the `init` kubeadm-args; `patches`: the node gets kubeadm patch files;
+    `certificate_key` (HA control planes) encrypts the certificates `kubeadm init --upload-certs`
+    shares with the masters that join."""
     args = component_args(plan, values)
     return {
         "advertise_address": plan.advertise_address, "api_port": API_PORT,
         "node_name": plan.master.name, "cri_socket": CRI_SOCKET,
         "ignore_preflight_errors": list(PREFLIGHT_IGNORED),
-        "taints": bool(plan.workers),  # a lone master must take pods
+        "taints": bool(plan.workers),  # masters without workers must take pods
         "kubelet_args": {"node-ip": node_ip(plan, plan.master)},
         "kubernetes_version": kubernetes_version(k8s_version),
         "pod_subnet": ",".join(plan.pod_network_cidrs), "service_subnet": plan.service_cidr,
@@ -188,25 +205,31 @@ def init_context(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: s
         "dns_svc_ip": plan.dns_svc_ip,
         "proxy_bind_address": "::" if plan.service_net_mode == "ipv6" else "0.0.0.0",
         **_kubelet_context(values, cgroup_driver, cgroup_v1),
-        **_init_extras(plan, extra or {}, patches),
+        **_init_extras(plan, extra or {}, patches, certificate_key),
     }
 
 
 def render_init_config(plan: ClusterPlan, values: Mapping[str, str], *, k8s_version: str,
                        cgroup_driver: str = "systemd", cgroup_v1: bool = False,
-                       extra: Mapping = None, patches: bool = False) -> str:
+                       extra: Mapping = None, patches: bool = False, certificate_key: str = "") -> str:
     """/etc/kubeadm/kubeadm.yaml for the master."""
     context = init_context(plan, values, k8s_version=k8s_version, cgroup_driver=cgroup_driver,
-                           cgroup_v1=cgroup_v1, extra=extra, patches=patches)
+                           cgroup_v1=cgroup_v1, extra=extra, patches=patches,
+                           certificate_key=certificate_key)
     return render(f"kubeadm-{api_version_for(k8s_version)}.yaml.j2", **context)
 
 
 def render_join_config(plan: ClusterPlan, node: NodePlan, *, k8s_version: str,
                        api_endpoint: str, token: str, ca_cert_hashes: Sequence[str],
-                       extra: Mapping = None, patches: bool = False) -> str:
-    """/etc/kubeadm/join.yaml for a worker. `extra`: fields from the `join` kubeadm-args
-    (kubeadm_args.JOIN_FIELDS; the discovery ones are already in the arguments)."""
+                       extra: Mapping = None, patches: bool = False, certificate_key: str = "") -> str:
+    """/etc/kubeadm/join.yaml for a worker, or for an extra master (a control-plane join with
+    the certificate key `kubeadm init --upload-certs` used: `controlPlane` in the config is
+    what `--control-plane --certificate-key` are on the command line). `extra`: fields from the
+    `join` kubeadm-args (kubeadm_args.JOIN_FIELDS; the discovery ones are already in the arguments)."""
     extra = extra or {}
+    control_plane = node.role == "master"
+    if control_plane:
+        check_certificate_key(certificate_key)
     return render(
         f"join-{api_version_for(k8s_version)}.yaml.j2",
         api_endpoint=api_endpoint, token=token, ca_cert_hashes=list(ca_cert_hashes),
@@ -216,7 +239,11 @@ def render_join_config(plan: ClusterPlan, node: NodePlan, *, k8s_version: str,
         node_name=node.name, cri_socket=CRI_SOCKET,
         ignore_preflight_errors=list(PREFLIGHT_IGNORED),
         kubelet_args={"node-ip": node_ip(plan, node)},
+        control_plane=control_plane, certificate_key=certificate_key,
+        advertise_address=same_family(node.ips, plan.advertise_address), api_port=API_PORT,
+        taints=bool(plan.workers),
     )
+
 
 
 _TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")

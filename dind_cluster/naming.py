@@ -111,13 +111,30 @@ def network_name(suffix: str) -> str:
     return f"kubeadm-dind-net{suffix}"
 
 
-def master_name(suffix: str) -> str:
-    return f"kube-master{suffix}"
+def master_name(suffix: str, m: int = 1) -> str:
+    """The first master keeps the original's name; extra control planes are kube-master-<m>."""
+    return f"kube-master{suffix}" if m == 1 else f"kube-master-{m}{suffix}"
 
 
 def worker_name(k: int, suffix: str) -> str:
     """Name of kube-node-k (k counts from 1)."""
     return f"kube-node-{k}{suffix}"
+
+
+def balancer_name(suffix: str) -> str:
+    """The load balancer in front of the apiservers of an HA control plane."""
+    return f"kube-lb{suffix}"
+
+
+def parse_node_name(name: str, suffix: str) -> Optional[tuple[str, int]]:
+    """("master", m) or ("worker", k) for a node name of this suffix, else None."""
+    match = re.fullmatch(rf"kube-(master|node)(?:-([1-9][0-9]*))?{re.escape(suffix)}", name)
+    if not match:
+        return None
+    role, number = match.group(1), match.group(2)
+    if role == "node":
+        return ("worker", int(number)) if number else None
+    return None if number == "1" else ("master", int(number or 1))
 
 
 def volume_name(container: str) -> str:

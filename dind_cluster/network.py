@@ -150,6 +150,12 @@ def nat64_prefix(text: str, cluster_id: int) -> str:
                       "or 172.16-31 (in 172.16.0.0/12)")
 
 
+def same_family(ips: Sequence[str], like: str) -> str:
+    """The address of `ips` in the family of `like` (a node's or the balancer's service-family one)."""
+    version = IPAddress(like).version
+    return next(ip for ip in ips if IPAddress(ip).version == version)
+
+
 def static_routes(plan) -> dict[str, list[tuple[str, str]]]:
     """Routes the bridge/ptp plugins need: on every node, each other node's pod subnets
     via that node's management address of the same family (reference §3.6)."""

@@ -6,27 +6,30 @@ os.environ.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional
 
 from netaddr import IPAddress, IPNetwork
 
 from .errors import ConfigError
+from .resources import NodeLimits, limits_for
 
 from . import naming, validation as check, versions
 from .network import (DUAL, check_ipv6_pod_cidr, host, inject_cluster_id, nat64_prefix,
-                      parse_cidr, pick_cidrs, pod_subnet)
+                      parse_cidr, pick_cidrs, pod_subnet, same_family)
 
 
 @dataclass(frozen=True)
 class NodePlan:
     name: str                 # container name and hostname: kube-master<sfx>, kube-node-<k><sfx>
     role: str                 # "master" | "worker"
-    node_id: int              # 1 for the master, k+1 for kube-node-k (the original's node_id)
+    node_id: int              # 1 for the master, k+1 for kube-node-k (the original's node_id);
+                              # extra masters: their host number - 1 (see _extra_master)
     ips: tuple[str, ...]      # management addresses, IPv4 first
     pod_cidrs: tuple[str, ...]      # this node's pod subnets, IPv4 first
     pod_gateways: tuple[str, ...]   # bridge / CNI gateway address in each pod subnet
     volume: str               # kubeadm-dind-<name>, mounted on /var
+    limits: NodeLimits = NodeLimits()   # Docker CPU/memory limits (DIND_NODE_*, DIND_MASTER_*, DIND_WORKER_*)
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ class NetworkPlan:
 
 @dataclass(frozen=True)
 class HelperPlan:
-    """A DNS64 (bind9) or NAT64 (tayga) helper container of an IPv6-only cluster."""
-    name: str                      # bind9<sfx> / tayga<sfx>
+    """A DNS64 (bind9) or NAT64 (tayga) helper of an IPv6-only cluster, or the load balancer
+    of an HA control plane."""
+    name: str                      # bind9<sfx> / tayga<sfx> / kube-lb<sfx>
     ips: tuple[str, ...]           # static addresses on the cluster network
 
 
@@ -76,14 +80,74 @@ class ClusterPlan:
     apiserver_host: str                    # "127.0.0.1" or "::1" (by service family)
     labels: Mapping[str, str] = field(default_factory=dict)  # put on every object we create
     warnings: tuple[str, ...] = ()         # for the CLI to print (pure code can't)
+    balancer: Optional[HelperPlan] = None  # HA control plane only: haproxy in front of the masters
 
     @property
     def master(self) -> NodePlan:
+        """The first master: kubeadm init runs there."""
         return self.nodes[0]
 
     @property
+    def masters(self) -> tuple[NodePlan, ...]:
+        return tuple(n for n in self.nodes if n.role == "master")
+
+    @property
     def workers(self) -> tuple[NodePlan, ...]:
-        return self.nodes[1:]
+        return tuple(n for n in self.nodes if n.role == "worker")
+
+    @property
+    def endpoint_address(self) -> str:
+        """Where kubeadm, the nodes and the host reach the API: the balancer, else the master."""
+        if self.balancer is None:
+            return self.advertise_address
+        return same_family(self.balancer.ips, self.advertise_address)
+
+    @property
+    def shape(self) -> "Shape":
+        return Shape(tuple(_index(n, self.suffix) for n in self.masters),
+                     tuple(_index(n, self.suffix) for n in self.workers), self.balancer is not None)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which nodes a cluster has: master numbers (1 = kube-master, m = kube-master-m), worker
+    numbers (k = kube-node-k) and whether a balancer fronts the masters. A new cluster's shape
+    comes from NUM_MASTERS and NUM_NODES; a running one's from its containers (join, remove-node)."""
+    masters: tuple[int, ...]
+    workers: tuple[int, ...]
+    balanced: bool
+
+    @classmethod
+    def of_counts(cls, masters: int, workers: int) -> "Shape":
+        return cls(tuple(range(1, masters + 1)), tuple(range(1, workers + 1)), masters > 1)
+
+    def with_worker(self, k: int) -> "Shape":
+        return Shape(self.masters, tuple(sorted({*self.workers, k})), self.balanced)
+
+    def without(self, role: str, index: int) -> "Shape":
+        if role == "master":
+            return Shape(tuple(m for m in self.masters if m != index), self.workers, self.balanced)
+        return Shape(self.masters, tuple(k for k in self.workers if k != index), self.balanced)
+
+    def next_worker(self) -> int:
+        """The lowest free worker number (a removed node's name comes back first)."""
+        return next(k for k in range(1, len(self.workers) + 2) if k not in self.workers)
+
+
+def shape_from_names(names, suffix: str, balanced: bool) -> Optional[Shape]:
+    """The shape of nodes named as this suffix names them (others are ignored); None if none."""
+    parsed = [p for p in (naming.parse_node_name(n, suffix) for n in names) if p]
+    if not any(role == "master" for role, _ in parsed):
+        return None
+    return Shape(tuple(sorted({i for role, i in parsed if role == "master"})),
+                 tuple(sorted({i for role, i in parsed if role == "worker"})), balanced)
+
+
+def _index(node: NodePlan, suffix: str) -> int:
+    parsed = naming.parse_node_name(node.name, suffix)
+    return parsed[1] if parsed else 0
+
+
 
 
 MGMT_DEFAULTS = {"ipv4": ("10.192.0.0/24",), "ipv6": ("fd00:20::/64",),
@@ -122,9 +186,11 @@ class _Ipv6Extras:
         return f"{self.nat64_prefix}.0.0/16"
 
 
-def make_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> ClusterPlan:
+def make_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None,
+              shape: Optional[Shape] = None) -> ClusterPlan:
     """Resolve every name and address of a cluster, or raise the first ConfigError.
-    `label_ids`: IDs remembered for labels given without CLUSTER_ID (naming.resolve_identity)."""
+    `label_ids`: IDs remembered for labels given without CLUSTER_ID (naming.resolve_identity);
+    `shape` replaces NUM_MASTERS/NUM_NODES for a cluster that exists (grown or shrunk)."""
     v = _Values(values)
     versions.parse(v.get("DIND_K8S_VERSION") or versions.DEFAULT_K8S_VERSION)
     mode = check.choice("IP_MODE", v.get("IP_MODE"), check.IP_MODES, "ipv4")
@@ -140,8 +206,13 @@ def make_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] 
     given = {name for name in _NETWORK_VARIABLES if v.get(name)}
     check.check_overlaps(_named_networks(mgmt_var, mgmt, pods, service, extras), given)
     check.check_management_room(mgmt_var, mgmt, mode)
-    check.check_num_nodes(num_nodes, mgmt_var, mgmt, mode)
-    nodes = tuple(_node(ident.suffix, k, mgmt, pods) for k in range(num_nodes + 1))
+    num_masters = check.parse_num_masters(v.get("NUM_MASTERS"))
+    shape = shape or Shape.of_counts(num_masters, num_nodes)
+    check.check_num_nodes(max(shape.workers, default=0), mgmt_var, mgmt, mode)
+    check.check_ha_room(max(shape.masters, default=1) if shape.balanced else 1,
+                        max(shape.workers, default=0), mgmt_var, mgmt, mode)
+    nodes, balancer = _nodes(ident.suffix, shape, mgmt, pods, mode)
+    nodes = tuple(replace(n, limits=limits_for(values, n.role)) for n in nodes)
     master_ip = next(ip for ip in nodes[0].ips if IPAddress(ip).version == service.version)
     return ClusterPlan(
         ip_mode=mode, cluster_id=str(ident.cluster_id), dind_label=ident.dind_label,
@@ -157,7 +228,8 @@ def make_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] 
         kubeadm_pod_subnet=None if cni in check.IPV6_CNI_PLUGINS else str(pods[0]),
         advertise_address=master_ip,
         apiserver_host="127.0.0.1" if service.version == 4 else "::1",
-        labels={**naming.cluster_labels(ident), naming.IP_MODE_LABEL: mode}, warnings=warnings)
+        labels={**naming.cluster_labels(ident), naming.IP_MODE_LABEL: mode}, warnings=warnings,
+        balancer=balancer)
 
 
 def _management(v: _Values, mode: str, cluster_id: int) -> tuple[str, list[IPNetwork]]:
@@ -237,14 +309,41 @@ def _named_networks(mgmt_var, mgmt, pods, service, extras) -> list[tuple[str, IP
     return named
 
 
+def _nodes(suffix: str, shape: Shape, mgmt: list[IPNetwork], pods: list[IPNetwork],
+           mode: str) -> tuple[tuple[NodePlan, ...], Optional[HelperPlan]]:
+    """Masters first (kube-master, then kube-master-2 …), then the workers in number order.
+    The original's rule for kube-master and kube-node-k; the balancer and extra masters count
+    down from the top (check.ha_top_host), so that joined workers never meet them."""
+    top = check.ha_top_host(mgmt, mode)
+    masters = [_node(suffix, 0, mgmt, pods) if m == 1 else _extra_master(suffix, m, top, mgmt, pods)
+               for m in sorted(shape.masters)]
+    workers = [_node(suffix, k, mgmt, pods) for k in sorted(shape.workers)]
+    balancer = None
+    if shape.balanced:
+        balancer = HelperPlan(naming.balancer_name(suffix), tuple(str(host(net, top)) for net in mgmt))
+    return tuple(masters + workers), balancer
+
+
 def _node(suffix: str, k: int, mgmt: list[IPNetwork], pods: list[IPNetwork]) -> NodePlan:
     """k = 0 is the master (node_id 1, host 2); k >= 1 is kube-node-k (node_id k+1)."""
     name = naming.master_name(suffix) if k == 0 else naming.worker_name(k, suffix)
-    node_id = k + 1
+    return _node_at(name, "master" if k == 0 else "worker", MASTER_HOST + k, mgmt, pods)
+
+
+def _extra_master(suffix: str, m: int, top: int, mgmt: list[IPNetwork],
+                  pods: list[IPNetwork]) -> NodePlan:
+    """kube-master-m: host top-(m-1), right below the balancer at `top`."""
+    return _node_at(naming.master_name(suffix, m), "master", top - (m - 1), mgmt, pods)
+
+
+def _node_at(name: str, role: str, host_number: int, mgmt: list[IPNetwork],
+             pods: list[IPNetwork]) -> NodePlan:
+    """A node at a host number; its node_id (pod subnet number) is host - 1, as in the original."""
+    node_id = host_number - 1
     subnets = [pod_subnet(net, node_id) for net in pods]
     return NodePlan(
-        name=name, role="master" if k == 0 else "worker", node_id=node_id,
-        ips=tuple(str(host(net, MASTER_HOST + k)) for net in mgmt),
+        name=name, role=role, node_id=node_id,
+        ips=tuple(str(host(net, host_number)) for net in mgmt),
         pod_cidrs=tuple(str(s) for s in subnets),
         pod_gateways=tuple(str(host(s, 1)) for s in subnets),
         volume=naming.volume_name(name))
@@ -258,8 +357,9 @@ def _network_plan(suffix: str, mgmt: list[IPNetwork], extras) -> NetworkPlan:
 
 
 def plan_to_json(plan: ClusterPlan) -> dict:
-    """The `dind-cluster config --json` document (DESIGN.md, Contracts)."""
-    return {
+    """The `dind-cluster config --json` document (DESIGN.md, Contracts); an HA control plane
+    adds `load_balancer` {name, ips} (one master: the document is the original's, no such key)."""
+    doc = {
         "ip_mode": plan.ip_mode, "cluster_id": plan.cluster_id,
         "dind_label": plan.dind_label, "context": plan.context,
         "network": {"name": plan.network.name, "subnets": list(plan.network.subnets),
@@ -274,3 +374,6 @@ def plan_to_json(plan: ClusterPlan) -> dict:
         "nodes": [{"name": n.name, "role": n.role, "ips": list(n.ips),
                    "pod_cidrs": list(n.pod_cidrs)} for n in plan.nodes],
     }
+    if plan.balancer is not None:
+        doc["load_balancer"] = {"name": plan.balancer.name, "ips": list(plan.balancer.ips)}
+    return doc

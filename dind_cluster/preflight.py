@@ -18,6 +18,8 @@ RECOMMENDED_INSTANCES = 512   # what kind and the kubelet issues recommend
 RECOMMENDED_WATCHES = 524288
 DISK_BASE = 2 * GIB           # node image and helper images
 DISK_PER_NODE = GIB // 2      # a node's /var volume with preloaded images unpacked
+PIDS_PER_NODE = 1024          # systemd, containerd, kubelet and pods' processes and threads
+MEMORY_PER_NODE = 512 * 1024 ** 2   # a node with a real kubelet and a few pods (a master needs more)
 CGROUP_CONTROLLERS = ("cpu", "memory", "pids")
 CGROUPNS_API = (1, 41)        # Docker 20.10: the first API with cgroupns=private
 BR_NETFILTER_FIX = ("on the Docker host: 'sudo modprobe br_netfilter' and 'echo br_netfilter | sudo tee "
@@ -28,9 +30,10 @@ BR_NETFILTER_FIX = ("on the Docker host: 'sudo modprobe br_netfilter' and 'echo 
 class Problem:
     message: str
     fix: str
+    warning: bool = False     # an estimate (e.g. of what many nodes need): said, but `up` goes on
 
     def __str__(self) -> str:
-        return f"{self.message}\n  fix: {self.fix}"
+        return f"{'warning: ' if self.warning else ''}{self.message}\n  fix: {self.fix}"
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,15 @@ class Facts:
     storage_driver: str = ""                    # `docker info` Driver: overlay2, btrfs, zfs …
     bridge_netfilter: Optional[bool] = None     # br_netfilter loaded on the host (/proc/sys/net/bridge)
     netfilter_module: Optional[bool] = None     # br_netfilter.ko present in /lib/modules/<release>
+    pid_max: Optional[int] = None               # kernel.pid_max
+    host_memory: Optional[int] = None           # bytes (the engine's MemTotal)
 
 
 def run_preflight(facts: Facts, plan: ClusterPlan, btrfs_anyway: bool = False) -> list[Problem]:
     """Every problem found, in a stable order (engine, networks, limits, disk, cgroups).
     `btrfs_anyway` is RUN_ON_BTRFS_ANYWAY: the btrfs storage driver is then let through."""
-    rules = (_ipv6, _network_overlaps, _route_overlaps, _inotify, _disk, _cgroups, _br_netfilter)
+    rules = (_ipv6, _network_overlaps, _route_overlaps, _inotify, _pids, _memory, _disk, _cgroups,
+             _br_netfilter)
     problems = [] if btrfs_anyway else list(_btrfs(facts))
     return problems + [problem for rule in rules for problem in rule(facts, plan)]
 
@@ -153,8 +159,7 @@ def _route_overlaps(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
 
 
 def _inotify(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
-    others = sum(1 for key in facts.node_clusters if key != plan.cluster_key)
-    nodes = len(plan.nodes) + others
+    nodes = _node_count(facts, plan)
     for name, have, per_node, recommended in (
             ("max_user_instances", facts.max_user_instances, INSTANCES_PER_NODE,
              RECOMMENDED_INSTANCES),
@@ -164,7 +169,33 @@ def _inotify(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
             yield Problem(f"fs.inotify.{name} is {have}; {nodes} nodes on this host need "
                           f"{need} (else 'too many open files' and nodes that never boot)",
                           f"sudo sysctl -w fs.inotify.{name}={max(need, recommended)} "
-                          "(and put it in /etc/sysctl.d/ to keep it)")
+                          "(and put it in /etc/sysctl.d/ to keep it)", warning=True)
+
+
+def _node_count(facts: Facts, plan: ClusterPlan) -> int:
+    """This cluster's nodes plus the running nodes of other clusters on the same host."""
+    return len(plan.nodes) + sum(1 for key in facts.node_clusters if key != plan.cluster_key)
+
+
+def _pids(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
+    nodes = _node_count(facts, plan)
+    need = PIDS_PER_NODE * nodes
+    if facts.pid_max is not None and facts.pid_max < need:
+        yield Problem(f"kernel.pid_max is {facts.pid_max}; {nodes} nodes on this host need about {need} "
+                      "process ids (else fork failures in the nodes)",
+                      "sudo sysctl -w kernel.pid_max=4194304 (and put it in /etc/sysctl.d/ to keep it)",
+                      warning=True)
+
+
+def _memory(facts: Facts, plan: ClusterPlan) -> Iterator[Problem]:
+    """Memory the nodes may take: their limits where set, else a working node's typical need."""
+    if not facts.host_memory:
+        return
+    need = sum(node.limits.memory or MEMORY_PER_NODE for node in plan.nodes)
+    if need > facts.host_memory:
+        yield Problem(f"{len(plan.nodes)} nodes may need {need / GIB:.1f} GiB of memory; the Docker host has "
+                      f"{facts.host_memory / GIB:.1f} GiB", "use fewer nodes (NUM_NODES), smaller "
+                      "DIND_NODE_MEMORY limits, or a host with more memory", warning=True)
 
 
 def disk_needed(plan: ClusterPlan) -> int:

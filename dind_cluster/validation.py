@@ -38,6 +38,14 @@ def parse_num_nodes(text: Optional[str]) -> int:
                      "a number of workers")
 
 
+def parse_num_masters(text: Optional[str]) -> int:
+    """NUM_MASTERS: control-plane nodes; more than one puts a load balancer in front."""
+    if not text:
+        return 1
+    return parse_int("NUM_MASTERS", text, 1, 10 ** 9, "use an integer of 1 or more (3 for an HA control plane)",
+                     "a number of masters")
+
+
 def parse_bool(variable: str, text: Optional[str], default: bool) -> bool:
     """A true/false setting that ends up in JSON (e.g. USE_HAIRPIN -> hairpinMode)."""
     if not text:
@@ -157,6 +165,24 @@ def check_num_nodes(num_nodes: int, variable: str, mgmt: Sequence[IPNetwork],
         raise ConfigError("NUM_NODES", f"{num_nodes} workers don't fit",
                           f"at most {limit} workers fit ({variable} {nets}, "
                           f"node ids up to {MAX_NODE_ID})")
+
+
+def ha_top_host(mgmt: Sequence[IPNetwork], mode: str) -> int:
+    """The host number the balancer of an HA control plane takes (the same in every family):
+    254, or the last usable host of a smaller management network. Extra masters sit below it."""
+    return min([_top_host(net, mode) for net in mgmt] + [MAX_NODE_ID - 1])
+
+
+def check_ha_room(masters: int, worker_top: int, variable: str, mgmt: Sequence[IPNetwork],
+                  mode: str) -> None:
+    """Extra masters count down from below the balancer; the highest worker must stay under them."""
+    lowest = ha_top_host(mgmt, mode) - (masters - 1)
+    if masters > 1 and (lowest < 3 or worker_top + 2 >= lowest):
+        nets = " and ".join(str(n) for n in mgmt)
+        raise ConfigError("NUM_MASTERS", f"{masters} masters and {worker_top} workers don't fit "
+                          f"in {variable} {nets}",
+                          f"at most {max(lowest - 3, 0)} workers fit beside {masters} masters "
+                          "and the load balancer; use fewer nodes or a bigger network")
 
 
 def check_overlaps(named: Sequence[tuple[str, IPNetwork]], given: Collection[str] = ()) -> None:

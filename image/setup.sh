@@ -28,6 +28,12 @@ systemctl mask \
   apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
   e2scrub_reap.service fstrim.timer
 
+# A lean boot: logins, utmp records and boot-time module probes have no use in a node (kept:
+# dbus, which systemd's cgroup driver talks to; journald and tmpfiles, which the kubelet relies on).
+systemctl mask \
+  systemd-logind.service systemd-user-sessions.service \
+  systemd-update-utmp.service systemd-update-utmp-runlevel.service modprobe@.service
+
 systemctl enable containerd.service kubelet.service dind-node-setup.service dind-pod-dns.service
 systemctl set-default multi-user.target
 

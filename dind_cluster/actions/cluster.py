@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import secrets
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -10,10 +11,11 @@ from dind_cluster import locks
 
 from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_values, forget_old_state, in_background,
-                                        check_node_setup, network_and_helpers, node_image, node_run_mode,
-                                        publish_kubeconfig, running_master, start_nodes, undone_on_failure,
-                                        pinned_port, wait_until_ready, wanted_port)
+from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_host_limits, check_node_setup,
+                                        check_values, forget_old_state, in_background, live, network_and_helpers,
+                                        node_image, node_run_mode, pinned_port, publish_kubeconfig, running_master,
+                                        start_balancer, start_nodes, undone_on_failure, wait_until_ready,
+                                        wanted_port)
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
@@ -49,7 +51,7 @@ def up(ctx: ActionContext, retain: bool = False, skip_preflight: bool = False) -
     ctx = free_label_id(ctx)
     if not skip_preflight:
         preflight(ctx)
-    if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, ctx.plan):
+    if not ctx.flag("SKIP_SNAPSHOT") and snapshots.has_snapshot(ctx.client, live(ctx).plan):
         restore(ctx, retain=retain)
     else:
         fresh_up(ctx, retain=retain)
@@ -65,21 +67,24 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
     `finish=False` (the `init` command) stops after the master's pod network: no wait, no snapshot.
     """
     check_values(ctx, finish)
+    check_host_limits(ctx)
     image = node_image(ctx)
     run_mode = node_run_mode(ctx, image)
     forget_old_state(ctx)
+    certificate_key = secrets.token_hex(32) if ctx.plan.balancer else ""   # HA: kubeadm --upload-certs
     with undone_on_failure(ctx, retain) as created:
         containers = start_nodes(ctx, image, run_mode, created)
-        master, workers = containers[0], containers[1:]
+        master, others = containers[0], containers[1:]
         booted(ctx, [master])
-        workers_booting = in_background(booted, ctx, workers)  # while the master runs kubeadm init
+        others_booting = in_background(booted, ctx, others)  # while the master runs kubeadm init
         with ctx.progress.step(f"Running kubeadm init on {master.name}"):
-            version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args)
+            version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args,
+                                       certificate_key=certificate_key)
         publish_kubeconfig(ctx, master)
-        if workers:
-            with ctx.progress.step(f"Joining {len(workers)} node(s)"):
-                workers_booting.result()
-                kube.join_nodes(ctx, master, workers, version)
+        if others:
+            with ctx.progress.step(_joining(ctx)):
+                others_booting.result()
+                kube.join_nodes(ctx, master, others, version, certificate_key=certificate_key)
         with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
             kube.setup_pod_network(ctx, containers)
         registry_steps.publish_configmap(ctx, master)
@@ -89,19 +94,29 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
                 snapshot(ctx)
 
 
+def _joining(ctx: ActionContext) -> str:
+    extra = len(ctx.plan.masters) - 1
+    workers = f"{len(ctx.plan.workers)} node(s)"
+    return f"Joining {extra} master(s) one by one, then {workers}" if extra else f"Joining {workers}"
+
+
 @exclusive("restored")
 def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
     check_values(ctx)
+    ctx = live(ctx)
+    check_host_limits(ctx)
     run_mode = node_run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
     with undone_on_failure(ctx, retain) as created:
         network_and_helpers(ctx, created)
         with ctx.progress.step("Restoring node containers from the snapshot"):
+            port = pinned_port(ctx)   # the master's, or in an HA control plane the balancer's
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
-                                                 apiserver_port=pinned_port(ctx),
+                                                 apiserver_port=port,
                                                  extra_files=registry_steps.node_files(ctx))
             wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
             registry_steps.drop_stale_hosts(ctx, containers)
+        start_balancer(ctx, created, port)
         check_node_setup(ctx, containers)
         publish_kubeconfig(ctx, containers[0])
         registry_steps.publish_configmap(ctx, containers[0])
@@ -114,9 +129,10 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
 @exclusive("taken down")
 def down(ctx: ActionContext) -> None:
     """Snapshot the running nodes (so the next `up` comes back with today's state), then remove them."""
+    ctx = live(ctx)
     if not ctx.flag("SKIP_SNAPSHOT") and running_master(ctx):
         try:
-            snapshot(ctx)
+            snapshot(ctx, is_live=True)
         except DockerError as exc:  # e.g. a node is missing: keep the previous snapshot, still go down
             ctx.progress.line(f"WARNING: no new snapshot: {exc.message}")
     with ctx.progress.step(f"Removing the node containers of {ctx.plan.context} (volumes and snapshot kept)"):
@@ -170,7 +186,10 @@ def preflight(ctx: ActionContext) -> None:
     with ctx.progress.step("Checking the host and the engine (preflight)"):
         if hostconfig.load_br_netfilter(ctx):
             ctx.progress.detail("loaded br_netfilter on this host (the bridge CNI needs it)")
-        problems = preflight_problems(ctx)
+        found = preflight_problems(ctx)
+        for warning in (p for p in found if p.warning):
+            ctx.progress.line(f"WARNING: {warning.message}; fix: {warning.fix}")
+        problems = [p for p in found if not p.warning]
         if problems:
             raise DindError(f"preflight: {problems[0].message}",
                             "\n".join([problems[0].fix] + [f"also: {p}" for p in problems[1:]]
@@ -192,7 +211,9 @@ def clean(ctx: ActionContext, everything: bool = False, registry: bool = False) 
 
 
 @exclusive("snapshotted")
-def snapshot(ctx: ActionContext) -> None:
+def snapshot(ctx: ActionContext, is_live: bool = False) -> None:
+    """Commit every node the cluster has (`is_live`: ctx already knows them, skip asking again)."""
+    ctx = ctx if is_live else live(ctx)
     with ctx.progress.step("Taking a snapshot of the cluster"):
         snapshots.snapshot_nodes(ctx.client, ctx.plan)
 
@@ -209,7 +230,7 @@ def unpause(ctx: ActionContext) -> None:
 
 def apiserver_port(ctx: ActionContext) -> int:
     """APISERVER_PORT when set, else the master's published port, else 0 (as the original)."""
-    return wanted_port(ctx) or backend.master_port(ctx.client, ctx.plan) or 0
+    return wanted_port(ctx) or backend.master_port(ctx.client, live(ctx).plan) or 0
 
 
 def print_cluster_info(ctx: ActionContext) -> None:

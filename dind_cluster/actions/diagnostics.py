@@ -202,7 +202,23 @@ def collect(ctx: ActionContext, containers: Optional[list] = None) -> Collected:
             got.add(future.result())
     if master is None:
         got.problems.append("no running master: pod logs and kubectl sections are missing")
+    got.add(balancer_sections(ctx))
     got.sections = [(name, redact(content)) for name, content in got.sections]
+    return got
+
+
+def balancer_sections(ctx: ActionContext) -> Collected:
+    """An HA control plane's haproxy: the configuration it runs and its log (which servers are up)."""
+    from dind_cluster.backend.balancer import config_and_logs
+
+    got = Collected()
+    try:
+        lb = nodes.balancer_container(ctx.client, ctx.plan.cluster_key)
+        if lb is not None and lb.status == "running":
+            config, logs = config_and_logs(lb)
+            got.sections.append((f"haproxy-{lb.name}.txt", config + b"\n--- log ---\n" + logs))
+    except DindError as exc:
+        got.problems.append(exc.message)
     return got
 
 
@@ -241,6 +257,8 @@ def export_logs(ctx: ActionContext, directory: Path) -> list:
                            f"to {directory}"), private_files():
         every = node_containers(ctx, running_only=False)
         got = collect(ctx, [c for c in every if c.status == "running"])
+        lb = nodes.balancer_container(ctx.client, ctx.plan.cluster_key)
+        every += [lb] if lb is not None else []   # its inspect data and /var/log too
         dump.write_split_dump(got.sections, directory)
         with ThreadPoolExecutor(max_workers=max(1, len(every))) as pool:
             for problems in pool.map(lambda c: export_node(c, directory / c.name), every):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from dind_cluster import cni, kubeadm, kubeadm_args
+from dind_cluster import cni, kubeadm, kubeadm_args, resources
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend.containers import exec_in, put_files
 from dind_cluster.errors import ConfigError, DindError, Timeout
@@ -62,15 +62,20 @@ def _put_config(ctx: ActionContext, node, path: str, config: str, patches: dict)
     put_files(node, {path: config, **patches}, mode=0o600)
 
 
-def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[KubeadmArgs] = None) -> str:
-    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version."""
-    args, patches = args or KubeadmArgs(), kubeadm_patches(ctx)
+def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[KubeadmArgs] = None,
+                certificate_key: str = "") -> str:
+    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version.
+    With a certificate key (HA), `--upload-certs` shares the control-plane certificates with the
+    masters that join."""
+    args = args or KubeadmArgs()
+    patches = {**kubeadm_patches(ctx), **kubelet_patch(ctx, ctx.plan.master)}
     version = kubeadm_version(master)
     config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1,
-                                        extra=args.fields, patches=bool(patches))
+                                        extra=args.fields, patches=bool(patches),
+                                        certificate_key=certificate_key)
     _put_config(ctx, master, KUBEADM_CONFIG, config, patches)
-    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}",
-                      *args.flags])
+    upload = ["--upload-certs"] if certificate_key and "--upload-certs" not in args.flags else []
+    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", *upload, *args.flags])
     return version
 
 
@@ -78,30 +83,49 @@ def _discovery(ctx: ActionContext, master, args: KubeadmArgs) -> tuple:
     """(endpoint, token, CA hashes): the user's `join` arguments where given, else a fresh token."""
     given = args.fields
     if given.get("token"):
-        endpoint = given.get("api_endpoint") or kubeadm.host_port(ctx.plan.advertise_address)
+        endpoint = given.get("api_endpoint") or kubeadm.host_port(ctx.plan.endpoint_address)
         return endpoint, given["token"], given.get("ca_cert_hashes", [])
     _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
     return kubeadm.parse_join_command(out)
 
 
-def join_nodes(ctx: ActionContext, master, workers: Sequence, version: str,
-               args: Optional[KubeadmArgs] = None) -> None:
-    """Join workers in parallel (with a fresh bootstrap token unless the arguments bring one)."""
-    if not workers:
+def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
+               args: Optional[KubeadmArgs] = None, certificate_key: str = "") -> None:
+    """Join with the user's discovery or a fresh bootstrap token: extra masters one after another
+    (concurrent etcd member joins are unsafe), then the workers in parallel."""
+    if not joining:
         return
-    args, patches = args or KubeadmArgs(), kubeadm_patches(ctx)
+    args, user_patches = args or KubeadmArgs(), kubeadm_patches(ctx)
     endpoint, token, hashes = _discovery(ctx, master, args)
     by_name = {node.name: node for node in ctx.plan.nodes}
 
     def join(container) -> None:
-        config = kubeadm.render_join_config(ctx.plan, by_name[container.name], k8s_version=version,
+        node = by_name[container.name]
+        patches = {**user_patches, **kubelet_patch(ctx, node)}
+        config = kubeadm.render_join_config(ctx.plan, node, k8s_version=version,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
-                                            extra=args.fields, patches=bool(patches))
+                                            extra=args.fields, patches=bool(patches),
+                                            certificate_key=certificate_key)
         _put_config(ctx, container, JOIN_CONFIG, config, patches)
-        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}",
-                             *args.flags])
+        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", *args.flags])
 
-    run_all(join, workers)
+    masters = [c for c in joining if by_name[c.name].role == "master"]
+    for container in masters:
+        join(container)
+    run_all(join, [c for c in joining if c not in masters])
+
+
+def kubelet_patch(ctx: ActionContext, node) -> dict:
+    """A node with CPU/memory limits gets a kubelet patch reserving the host's rest (so its
+    allocatable is its limit): {path: patch} for the node's kubeadm patches directory, or {}."""
+    if not node.limits.any:
+        return {}
+    from dind_cluster.backend.facts import engine_size
+
+    reserved = resources.reservation(node.limits, *engine_size(ctx.client))
+    if not reserved:
+        return {}
+    return {resources.KUBELET_PATCH: resources.render_kubelet_patch(reserved)}
 
 
 def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:
@@ -121,19 +145,23 @@ def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:
 
 def write_cni_configs(ctx: ActionContext, containers: Sequence) -> None:
     by_name = {node.name: node for node in ctx.plan.nodes}
-    for container in containers:
-        put_files(container, {cni.CONFLIST_PATH: cni.render_cni_conflist(ctx.plan, by_name[container.name])})
+    run_all(lambda c: put_files(c, {cni.CONFLIST_PATH: cni.render_cni_conflist(ctx.plan, by_name[c.name])}),
+            containers)
 
 
 def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
-    """Every node reaches every other node's pod subnets through that node's management address."""
+    """Every node reaches every other node's pod subnets through that node's management address:
+    one `ip -batch -` per node (one exec, not one per route: 30 nodes have 870 routes)."""
     commands = cni.static_route_commands(ctx.plan)
     files = cni.route_files(ctx.plan)
 
     def add(container) -> None:
         put_files(container, {cni.ROUTES_PATH: files.get(container.name, "")})
-        for argv in commands.get(container.name, ()):
-            run(ctx, container, argv)
+        argvs = commands.get(container.name, ())
+        if argvs:
+            for argv in argvs:
+                ctx.progress.detail(f"{container.name}$ {' '.join(argv)}")
+            exec_in(container, ["ip", "-batch", "-"], stdin=cni.ip_batch(argvs).encode())
 
     run_all(add, containers)
 

@@ -47,11 +47,48 @@ def forget_old_state(ctx: ActionContext) -> None:
 
 
 def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
-    """Create and start every node container at once; `booted` waits for them."""
+    """Create and start every node container at once (and the HA balancer); `booted` waits for them."""
     network_and_helpers(ctx, created)
     with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
-        return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
-                                    apiserver_port=pinned_port(ctx), extra_files=registry_steps.node_files(ctx))
+        port = pinned_port(ctx)   # the master's, or in an HA control plane the balancer's
+        containers = backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
+                                          apiserver_port=port, extra_files=registry_steps.node_files(ctx))
+    start_balancer(ctx, created, port)
+    return containers
+
+
+def start_balancer(ctx: ActionContext, created, port) -> None:
+    """An HA control plane's haproxy, in front of every master (also on restore: it keeps no state)."""
+    if ctx.plan.balancer is None:
+        return
+    from dind_cluster.backend.balancer import ensure_balancer
+
+    with ctx.progress.step(f"Starting the load balancer {ctx.plan.balancer.name} for "
+                           f"{len(ctx.plan.masters)} masters"):
+        ensure_balancer(ctx.client, ctx.plan, {**ctx.environ, **ctx.values}, created=created,
+                        apiserver_port=port, progress=ctx.progress.detail)
+
+
+def reshaped(ctx: ActionContext, shape) -> ActionContext:
+    """The same cluster planned with another shape (names and addresses of the others stay)."""
+    from dind_cluster.plan import make_plan
+
+    label = ctx.value("DIND_LABEL").strip()   # keep an ID remembered for the label (label_ids.py)
+    label_ids = {label: int(ctx.plan.cluster_id)} if label else None
+    return ActionContext(plan=make_plan(ctx.values, label_ids, shape), values=ctx.values, environ=ctx.environ,
+                         progress=ctx.progress, _client=ctx._client)
+
+
+def live(ctx: ActionContext) -> ActionContext:
+    """The cluster as it exists (grown by `join`, shrunk by `remove-node`), from its containers or,
+    after `down`, its snapshot; the planned one when there is neither."""
+    shape = backend.cluster_shape(ctx.client, ctx.plan)
+    if shape is None or shape == ctx.plan.shape:
+        return ctx
+    now = reshaped(ctx, shape)
+    ctx.progress.detail(f"cluster {ctx.plan.context} has {len(now.plan.masters)} master(s) and "
+                        f"{len(now.plan.workers)} worker(s) (NUM_MASTERS/NUM_NODES shape a new cluster)")
+    return now
 
 
 def booted(ctx: ActionContext, containers: list) -> None:
@@ -145,6 +182,19 @@ def check_values(ctx: ActionContext, waits: bool = True) -> None:
     registry_steps.check(ctx)
     if waits:
         wait_timeout(ctx)
+
+
+def check_host_limits(ctx: ActionContext) -> None:
+    """Node CPU/memory limits the engine's host can't give are refused before anything is made."""
+    limits = [n.limits for n in ctx.plan.nodes if n.limits.any]
+    if not limits:
+        return
+    from dind_cluster.backend.facts import engine_size
+    from dind_cluster.resources import check_against_host
+
+    cpus, memory = engine_size(ctx.client)
+    for node_limits in limits:
+        check_against_host(node_limits, cpus, memory)
 
 
 def wait_timeout(ctx: ActionContext) -> float:

@@ -17,6 +17,7 @@ _clients: dict = {}
 ANSWER_TIMEOUT = 10.0
 CALL_TIMEOUT = 300.0
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+MAX_CONNECTIONS = 64   # many nodes are created, started and waited for at once: a pooled connection each
 
 
 def docker_client(environ: Optional[Mapping[str, str]] = None,
@@ -31,7 +32,8 @@ def docker_client(environ: Optional[Mapping[str, str]] = None,
         where = env.get("DOCKER_HOST") or DEFAULT_HOST
         with _connecting(where, answer_timeout):
             docker.from_env(environment=env, timeout=answer_timeout).ping()
-            _clients[key] = docker.from_env(environment=env, timeout=CALL_TIMEOUT)
+            _clients[key] = docker.from_env(environment=env, timeout=CALL_TIMEOUT,
+                                            max_pool_size=MAX_CONNECTIONS)
     return _clients[key]
 
 

@@ -38,10 +38,18 @@ def gather_facts(client, environ: Mapping[str, str], root: str = "/") -> Facts:
                   cgroup_controllers=engine_controllers(info),
                   data_root=info.get("DockerRootDir") or "/var/lib/docker",
                   rootless=any("rootless" in str(o) for o in info.get("SecurityOptions") or ()),
-                  storage_driver=str(info.get("Driver") or ""))
+                  storage_driver=str(info.get("Driver") or ""),
+                  host_memory=int(info.get("MemTotal") or 0) or None)
     if not engine_is_local(environ.get("DOCKER_HOST") or ""):
         return Facts(**engine)
     return Facts(**engine, **host_facts(Path(root), engine["data_root"]))
+
+
+def engine_size(client) -> tuple[int, int]:
+    """(CPUs, bytes of memory) of the engine's host, as `docker info` reports them."""
+    with docker_errors("reading the Docker engine's info"):
+        info = client.info()
+    return int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0)
 
 
 def preflight_problems(ctx) -> list:
@@ -71,6 +79,7 @@ def host_facts(root: Path, data_root: str) -> dict:
                 tun_device=(root / "dev/net/tun").exists(), routes=tuple(routes),
                 max_user_watches=_int(_read(proc / "sys/fs/inotify/max_user_watches")),
                 max_user_instances=_int(_read(proc / "sys/fs/inotify/max_user_instances")),
+                pid_max=_int(_read(proc / "sys/kernel/pid_max")),
                 free_disk=_free_bytes(root / data_root.lstrip("/")),
                 bridge_netfilter=(proc / "sys/net/bridge").is_dir(),
                 netfilter_module=_has_module(root, _read(proc / "sys/kernel/osrelease"), "br_netfilter"))

@@ -13,6 +13,7 @@ import docker
 
 from dind_cluster import helpers64 as pure, registries, registry_plan
 from dind_cluster.backend import helper_images
+from dind_cluster.balancer import ROLE as BALANCER_ROLE
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, run_once, wait_until
 from dind_cluster.backend.network import bridge_of, static_endpoint
@@ -22,8 +23,9 @@ from dind_cluster.plan import ClusterPlan
 from dind_cluster.settings import DEFAULT_BASE_IMAGE
 
 DNS64, NAT64 = pure.DNS64_ROLE, pure.NAT64_ROLE
-REPOSITORIES = {DNS64: "dind-cluster-bind9", NAT64: "dind-cluster-tayga"}
-CONTEXT_DIRS = {DNS64: "bind9", NAT64: "tayga"}
+# The HA load balancer's image is built the same way (backend/balancer.py).
+REPOSITORIES = {DNS64: "dind-cluster-bind9", NAT64: "dind-cluster-tayga", BALANCER_ROLE: "dind-cluster-haproxy"}
+CONTEXT_DIRS = {DNS64: "bind9", NAT64: "tayga", BALANCER_ROLE: "haproxy"}
 DIGEST_LABEL = "dind-cluster.io/helper-digest"
 Progress = Optional[Callable[[str], None]]
 

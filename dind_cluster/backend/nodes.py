@@ -5,7 +5,6 @@ Everything we create carries plan.labels (CLUSTER_LABEL=<cluster key>), so listi
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Union
 
@@ -20,9 +19,12 @@ from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.parallel import run_all
-from dind_cluster.plan import ClusterPlan, NodePlan
+from dind_cluster.resources import docker_limits
+from dind_cluster.plan import ClusterPlan, NodePlan, Shape, shape_from_names
 
 NODE_LABEL = "dind-cluster.io/node"
+BALANCER_LABEL = "dind-cluster.io/balancer"   # on nodes (and so snapshots) of an HA control plane
+BALANCER_ROLE = "load-balancer"
 SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
 APISERVER_CONTAINER_PORT = "6443/tcp"
@@ -67,7 +69,10 @@ def node_env(plan: ClusterPlan, node: NodePlan) -> str:
 
 
 def node_labels(plan: ClusterPlan, node: NodePlan) -> dict:
-    return {**plan.labels, ROLE_LABEL: node.role, NODE_LABEL: node.name}
+    labels = {**plan.labels, ROLE_LABEL: node.role, NODE_LABEL: node.name}
+    if plan.balancer is not None:
+        labels[BALANCER_LABEL] = plan.balancer.name
+    return labels
 
 
 def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
@@ -87,6 +92,7 @@ def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
         volumes=volumes, tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
         cgroupns="private", init=False, restart_policy=RESTART_POLICY,
         stop_signal="SIGRTMIN+3", **run_mode.host_options())
+    opts.update(docker_limits(node.limits))
     # Nodes route pod traffic (bridge/ptp and static routes need forwarding on).
     opts["sysctls"] = {"net.ipv4.ip_forward": "1"}
     if plan.ip_mode != "ipv4":
@@ -94,7 +100,7 @@ def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
                                 "net.ipv6.conf.all.forwarding": "1"})
     if plan.dns_server:
         opts["dns"] = [plan.dns_server]
-    if node.role == "master":
+    if node.role == "master" and plan.balancer is None:   # else the balancer publishes it
         opts["ports"] = {APISERVER_CONTAINER_PORT: (plan.apiserver_host, apiserver_port)}
     return opts
 
@@ -165,11 +171,9 @@ def _remove_stale_container(client, plan: ClusterPlan, name: str) -> None:
         _remove(old, "container")
 
 
-_volume_lock = threading.Lock()
-
-
 def _ensure_volume(client, plan: ClusterPlan, name: str, created: Created) -> None:
-    with _volume_lock, docker_errors(f"creating volume {name}"):
+    """Each node has its own volume name, so nodes can make theirs at the same time."""
+    with docker_errors(f"creating volume {name}"):
         try:
             vol = client.volumes.get(name)
         except docker.errors.NotFound:
@@ -205,11 +209,48 @@ def node_containers(client, cluster_key: Optional[str]) -> list:
     return sorted(nodes, key=lambda c: (c.labels[ROLE_LABEL] != "master", c.name))
 
 
+def balancer_container(client, cluster_key: str):
+    """The cluster's load balancer container, None without one."""
+    with docker_errors("listing the load balancer"):
+        found = client.containers.list(all=True, filters=_label_filter(cluster_key, f"{ROLE_LABEL}={BALANCER_ROLE}"))
+    return found[0] if found else None
+
+
+def cluster_shape(client, plan: ClusterPlan) -> Optional[Shape]:
+    """The shape of the cluster as it exists: its node containers, else its snapshot images
+    (after `down`); None when it has neither."""
+    with docker_errors("listing the cluster's nodes"):
+        found = client.containers.list(all=True, filters=_label_filter(plan.cluster_key, NODE_LABEL))
+        if not found:
+            found = client.images.list(filters=_label_filter(plan.cluster_key, SNAPSHOT_LABEL))
+    names = [obj.labels.get(NODE_LABEL, "") for obj in found]
+    balanced = any(BALANCER_LABEL in obj.labels for obj in found)
+    return shape_from_names(names, plan.suffix, balanced)
+
+
 def remove_nodes(client: docker.DockerClient, cluster_key: str) -> int:
-    """`down`: remove the node containers; volumes, network and snapshots stay."""
+    """`down`: remove the node containers and the load balancer; volumes, network and snapshots stay."""
     nodes = node_containers(client, cluster_key)
+    lb = balancer_container(client, cluster_key)
+    nodes += [lb] if lb is not None else []
     _in_parallel(lambda c: _remove(c, "container"), nodes)
     return len(nodes)
+
+
+def remove_container(container) -> None:
+    """One node container (remove-node), with its anonymous volumes."""
+    _remove(container, "container")
+
+
+def remove_volume(client, plan: ClusterPlan, name: str) -> None:
+    """A node's /var volume, if it is this cluster's (remove-node)."""
+    with docker_errors(f"inspecting volume {name}", keep=(docker.errors.NotFound,)):
+        try:
+            vol = client.volumes.get(name)
+        except docker.errors.NotFound:
+            return
+    if _owned(vol.attrs.get("Labels"), plan):
+        _remove(vol, "volume")
 
 
 def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObjects:
@@ -219,8 +260,7 @@ def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObj
     _in_parallel(lambda v: _remove(v, "volume"), objs.volumes)
     for net in objs.networks:
         _remove(net, "network")
-    for image in objs.images:
-        _remove(image, "image")
+    _in_parallel(lambda i: _remove(i, "image"), objs.images)
     return objs
 
 
@@ -237,9 +277,14 @@ def unpause(client: docker.DockerClient, cluster_key: str) -> list:
 
 
 def master_port(client: docker.DockerClient, plan: ClusterPlan) -> Optional[int]:
-    """Host port published for the master's 6443, or None when there is no master."""
-    masters = [c for c in node_containers(client, plan.cluster_key)
-               if c.labels.get(ROLE_LABEL) == "master"]
+    """Host port published for the apiserver (the master's 6443, or the balancer's in an HA
+    control plane), or None when there is nothing to publish it."""
+    if plan.balancer is not None:
+        lb = balancer_container(client, plan.cluster_key)
+        masters = [lb] if lb is not None else []
+    else:
+        masters = [c for c in node_containers(client, plan.cluster_key)
+                   if c.labels.get(ROLE_LABEL) == "master"]
     if not masters:
         return None
     ports = (masters[0].attrs.get("NetworkSettings") or {}).get("Ports") or {}

@@ -23,18 +23,19 @@ def snapshot_ref(node_name: str) -> str:
     return f"{SNAPSHOT_REPO}:{node_name}"
 
 
-def snapshot_nodes(client: docker.DockerClient, plan: ClusterPlan) -> list:
-    """Commit every node of the plan into dind-cluster-snapshot:<node>; returns the images.
+def snapshot_nodes(client: docker.DockerClient, plan: ClusterPlan, only: Optional[tuple] = None) -> list:
+    """Commit every node of the plan (or `only` these) into dind-cluster-snapshot:<node>; returns the images.
 
     `docker commit` pauses the container while it copies the diff, so files under /etc are
     consistent; /var (the volume), /run and /tmp (tmpfs) are not part of the image.
     """
     by_name = {c.name: c for c in node_containers(client, plan.cluster_key)}
-    missing = [n.name for n in plan.nodes if n.name not in by_name]
+    todo = only if only is not None else plan.nodes
+    missing = [n.name for n in todo if n.name not in by_name]
     if missing:
         raise DockerError(f"can't snapshot cluster '{plan.cluster_key}': no container for "
                           f"{', '.join(missing)}", "run 'dind-cluster up' first")
-    return run_all(lambda n: _commit(client, by_name[n.name], n), plan.nodes)
+    return run_all(lambda n: _commit(client, by_name[n.name], n), todo)
 
 
 def _commit(client, container, node: NodePlan):
@@ -59,6 +60,14 @@ def _image(client, ref: str):
         return None
     except docker.errors.APIError as exc:
         raise DockerError(f"inspecting image {ref}: {exc.explanation or exc}") from None
+
+
+def remove_snapshot(client: docker.DockerClient, plan: ClusterPlan, node_name: str) -> None:
+    """Drop a node's snapshot image (remove-node), if it is this cluster's."""
+    image = _image(client, snapshot_ref(node_name))
+    if image is not None and _owned(image.labels, plan):
+        with docker_errors(f"removing the snapshot of {node_name}"):
+            client.images.remove(image.id, force=True)
 
 
 def _volume_labels(client, name: str) -> Optional[dict]:

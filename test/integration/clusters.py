@@ -2,6 +2,7 @@
 and test pods: network namespaces attached by the real CNI plugins with a node's own configuration."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -149,8 +150,8 @@ def free_cluster_id(engine, low: int, high: int) -> str:
     concurrent test runs rarely pick the same one)."""
     import random
 
-    # The low-level listing: containers.list() inspects each container and fails when another test's goes away.
-    taken = {n.name for n in engine.networks.list()} | {
+    # the low-level list: the SDK's inspects each container, and others' containers vanish meanwhile
+    taken = {n["Name"] for n in engine.api.networks()} | {
         name.lstrip("/") for c in engine.api.containers(all=True) for name in c.get("Names") or ()}
     free = [i for i in range(low, high + 1)
             if f"kubeadm-dind-net-cluster-{i}" not in taken and f"kube-master-cluster-{i}" not in taken]
@@ -158,3 +159,16 @@ def free_cluster_id(engine, low: int, high: int) -> str:
         pytest.fail(f"no free CLUSTER_ID in {low}..{high} on this engine")
     return str(random.choice(free))
 
+
+@contextlib.contextmanager
+def running_cluster(engine, home: Path, low: int, high: int, **values: str):
+    """A cluster of a test module's own (a free CLUSTER_ID in [low, high]) brought `up`, removed after;
+    its env also carries _KEY (the cluster label value) and _SFX (the name suffix)."""
+    env = cluster_env(home, CLUSTER_ID=free_cluster_id(engine, low, high), **values)
+    env["_KEY"] = f"cluster-{env['CLUSTER_ID']}"
+    env["_SFX"] = f"-cluster-{env['CLUSTER_ID']}"
+    try:
+        cli(env, "up")
+        yield env
+    finally:
+        remove_cluster(engine, env["_KEY"])

@@ -304,3 +304,30 @@ def test_host_facts_find_br_netfilter_and_its_module(tmp_path):
     (tmp_path / "proc/sys/net/bridge").mkdir(parents=True)
     facts = host_facts(tmp_path, "/var/lib/docker")
     assert facts["bridge_netfilter"] is True and facts["netfilter_module"] is True
+
+
+# ---- host limits for many nodes ----
+
+@pytest.mark.parametrize("pid_max, num_nodes, flagged", [(32768, "31", False), (32768, "32", True),
+                                                        (4194304, "200", False)])
+def test_pid_max_scales_with_the_number_of_nodes(pid_max, num_nodes, flagged):
+    found = run_preflight(replace(HEALTHY, pid_max=pid_max), plan(NUM_NODES=num_nodes))
+    hits = [p for p in found if p.message.startswith("kernel.pid_max")]
+    assert bool(hits) is flagged
+    assert all(p.fix.startswith("sudo sysctl -w kernel.pid_max=4194304") for p in hits)
+
+
+def test_memory_for_the_nodes_counts_their_limits_or_a_typical_node():
+    host = replace(HEALTHY, host_memory=4 * GIB)
+    assert not any("memory" in m for m in messages(host, plan(NUM_NODES="6")))       # 7 x 512 MiB
+    assert any(m.startswith("9 nodes may need 4.5 GiB") for m in messages(host, plan(NUM_NODES="8")))
+    limited = plan(NUM_NODES="8", DIND_NODE_MEMORY="256m")
+    assert not any("memory" in m for m in messages(host, limited))
+
+
+def test_host_limit_estimates_are_warnings_not_errors():
+    facts = replace(HEALTHY, pid_max=1024, host_memory=GIB, max_user_instances=16)
+    found = run_preflight(facts, plan(NUM_NODES="3"))
+    assert {p.message.split()[0] for p in found} == {"fs.inotify.max_user_instances", "kernel.pid_max", "4"}
+    assert all(p.warning for p in found)
+    assert str(found[0]).startswith("warning: ")

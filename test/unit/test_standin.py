@@ -327,7 +327,7 @@ def test_standin_kubectl_reports_no_pods_or_events(cluster, args):
 
 
 def test_standin_kubectl_rejects_what_it_does_not_know(cluster):
-    res = cluster["master"].run("kubectl", "delete", "node", "kube-node-1", check=False)
+    res = cluster["master"].run("kubectl", "scale", "deployment", "x", check=False)
     assert res.returncode == 1 and "does not support" in res.stderr
 
 

@@ -1,0 +1,77 @@
+"""The load-balancer container of an HA control plane: Debian's haproxy on the cluster network at
+the plan's address, publishing the apiserver port on loopback (the kubeconfig points there).
+
+It keeps no state: `up` and restore create it from the plan, `down` removes it with the nodes,
+`clean` with everything else of the cluster; `remove-node` of a master rewrites its configuration
+and reloads it (SIGUSR2 to haproxy's master process).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from dind_cluster import balancer as pure
+from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.containers import exec_in, put_files, wait_until
+from dind_cluster.backend.helpers64 import ensure_helper_image
+from dind_cluster.backend.network import static_endpoint
+from dind_cluster.backend.nodes import APISERVER_CONTAINER_PORT, Created, _remove, existing_ours
+from dind_cluster.naming import ROLE_LABEL
+from dind_cluster.plan import ClusterPlan
+from dind_cluster.settings import DEFAULT_BASE_IMAGE
+
+BOOT_TIMEOUT = 30.0
+
+
+def balancer_options(client, plan: ClusterPlan, image: str, apiserver_port: Optional[int]) -> dict:
+    """containers.create arguments: static addresses, the published apiserver port, our labels."""
+    lb = plan.balancer
+    opts = dict(image=image, name=lb.name, hostname=lb.name, detach=True,
+                network=plan.network.name, networking_config={plan.network.name: static_endpoint(client, lb.ips)},
+                labels={**plan.labels, ROLE_LABEL: pure.ROLE}, tmpfs={"/run": ""},
+                ports={APISERVER_CONTAINER_PORT: (plan.apiserver_host, apiserver_port)})
+    if plan.network.ipv6:
+        opts["sysctls"] = {"net.ipv6.conf.all.disable_ipv6": "0"}
+    return opts
+
+
+def ensure_balancer(client, plan: ClusterPlan, environ: Mapping[str, str], *, created: Created,
+                    apiserver_port: Optional[int] = None, progress=None):
+    """(Re)create and start the balancer; returns its container, serving. None for one master."""
+    if plan.balancer is None:
+        return None
+    base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
+    image = ensure_helper_image(client, pure.ROLE, base, progress)
+    old = existing_ours(client, plan, plan.balancer.name)
+    if old is not None:
+        _remove(old, "container")
+    with docker_errors(f"creating the load balancer {plan.balancer.name}"):
+        container = client.containers.create(**balancer_options(client, plan, image, apiserver_port))
+    created.containers.append(container)
+    put_files(container, {pure.CONFIG_PATH: pure.render_config(plan)})
+    with docker_errors(f"starting the load balancer {plan.balancer.name}"):
+        container.start()
+    wait_until(container, _serving, what="load balancer", timeout=BOOT_TIMEOUT)
+    return container
+
+
+def reconfigure(client, plan: ClusterPlan) -> None:
+    """New configuration (e.g. a master removed), reloaded without dropping connections."""
+    container = existing_ours(client, plan, plan.balancer.name)
+    if container is None or container.status != "running":
+        return
+    put_files(container, {pure.CONFIG_PATH: pure.render_config(plan)})
+    with docker_errors(f"reloading the load balancer {plan.balancer.name}"):
+        container.kill(signal="SIGUSR2")
+
+
+def config_and_logs(container) -> tuple[bytes, bytes]:
+    """For dumps: the configuration it runs and its log."""
+    _, config = exec_in(container, ["cat", pure.CONFIG_PATH], check=False)
+    with docker_errors(f"reading the log of {container.name}"):
+        logs = container.logs(stdout=True, stderr=True, tail=500)
+    return config.encode(), logs
+
+
+def _serving(container) -> str:
+    code, _ = exec_in(container, ["test", "-S", pure.ADMIN_SOCKET], check=False)
+    return "ready" if code == 0 else "haproxy starting"

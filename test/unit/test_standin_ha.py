@@ -1,0 +1,84 @@
+"""The stand-in's HA control plane (test/standin/bin), on this host in temporary roots: a second master
+joins with the certificate key `init --upload-certs` stored, every master keeps the whole node list,
+and it is still served when the first master's API endpoint is gone."""
+import json
+import os
+import signal
+
+import pytest
+
+from test_standin import INIT_V1BETA4, JOIN_V1BETA4, TOKEN, Root, ca_hash_like_the_docs, free_port, need_socat, write
+
+KEY = "0123456789abcdef" * 4
+CONTROL_PLANE = """\
+  taints: []
+controlPlane:
+  localAPIEndpoint:
+    advertiseAddress: 127.0.0.1
+    bindPort: {port}
+  certificateKey: "{key}"
+"""
+
+
+def nodes(root):
+    out = root.run("kubeadm", "__standin-api", "GET", "/api/v1/nodes").stdout
+    return sorted(item["metadata"]["name"] for item in json.loads(out)["items"])
+
+
+@pytest.fixture(scope="module")
+def ha(tmp_path_factory):
+    need_socat()
+    base = tmp_path_factory.mktemp("standin-ha")
+    p1, p2 = free_port(), free_port()
+    init = INIT_V1BETA4.format(token=TOKEN, port=p1).replace(
+        "kubernetesVersion: v1.31.0", f"kubernetesVersion: v1.31.0\ncontrolPlaneEndpoint: 127.0.0.1:{p1}").replace(
+        "    value: 10.192.0.2\n", f"    value: 10.192.0.2\ncertificateKey: \"{KEY}\"\n", 1)
+    m1, m2, w1 = Root(base / "m1"), Root(base / "m2"), Root(base / "w1")
+    m1.run("kubeadm", "init", "--config", write(base / "init.yaml", init), "--upload-certs")
+    ca = "sha256:" + ca_hash_like_the_docs(m1.file("/etc/kubernetes/pki/ca.crt"))
+    token = m1.run("kubeadm", "token", "create").stdout.strip()
+
+    def join_config(name, ip, key=None, port=p2):
+        text = JOIN_V1BETA4.format(port=p1, token=token, hash=ca, name=name, ip=ip)
+        return write(base / f"{name}.yaml", text + (CONTROL_PLANE.format(port=port, key=key) if key else ""))
+    try:
+        m2.run("kubeadm", "join", "--config", join_config("kube-master-2", "10.192.0.253", KEY))
+        w1.run("kubeadm", "join", "--config", join_config("kube-node-1", "10.192.0.3"))
+        yield dict(m1=m1, m2=m2, w1=w1, join_config=join_config, base=base)
+    finally:
+        for root in (w1, m2, m1):
+            root.reset()
+
+
+def test_the_joined_master_has_the_clusters_ca_and_its_own_endpoint(ha):
+    m1, m2 = ha["m1"], ha["m2"]
+    assert m2.file("/etc/kubernetes/pki/ca.key").read_bytes() == m1.file("/etc/kubernetes/pki/ca.key").read_bytes()
+    assert m2.file("/etc/kubernetes/pki/apiserver.crt").read_bytes() != m1.file("/etc/kubernetes/pki/apiserver.crt").read_bytes()
+    assert "--upload-certs" in m1.file("/var/log/standin/calls.log").read_text()
+
+
+def test_every_master_lists_every_node(ha):
+    expected = ["kube-master", "kube-master-2", "kube-node-1"]
+    assert nodes(ha["m1"]) == nodes(ha["m2"]) == expected
+    roles = json.loads(ha["m2"].run("kubeadm", "__standin-api", "GET", "/api/v1/nodes/kube-master-2").stdout)
+    assert "node-role.kubernetes.io/control-plane" in roles["metadata"]["labels"]
+
+
+def test_a_wrong_certificate_key_is_refused(ha):
+    other = Root(ha["base"] / "m3")
+    res = other.run("kubeadm", "join", "--config",
+                    ha["join_config"]("kube-master-3", "10.192.0.252", "f" * 64, free_port()), check=False)
+    assert res.returncode == 1 and "certificate key does not decrypt" in res.stderr
+    assert "kube-master-3" not in nodes(ha["m1"])
+
+
+def test_drain_and_delete_on_one_master_reach_the_other_and_survive_the_first_going_away(ha):
+    m1, m2 = ha["m1"], ha["m2"]
+    assert m2.run("kubectl", "drain", "--ignore-daemonsets", "--delete-emptydir-data", "kube-node-1").stdout.split() == [
+        "node/kube-node-1", "cordoned", "node/kube-node-1", "drained"]
+    assert "node.kubernetes.io/unschedulable" in m1.file("/var/lib/standin/nodes/kube-node-1").read_text()
+    assert m2.run("kubectl", "delete", "node", "kube-node-1").stdout.strip() == 'node "kube-node-1" deleted'
+    assert nodes(m1) == ["kube-master", "kube-master-2"]
+    os.kill(int(m1.file("/var/lib/standin/apiserver.pid").read_text()), signal.SIGTERM)
+    assert nodes(m2) == ["kube-master", "kube-master-2"]
+    assert m2.run("kubeadm", "__standin-api", "GET", "/healthz").stdout.strip() == "ok"

@@ -22,6 +22,12 @@ def servers(plan: ClusterPlan) -> list[tuple[str, str]]:
             for node in plan.masters]
 
 
+def healthz_probe(endpoint: str) -> list[str]:
+    """argv run in a node: GET /healthz through `endpoint` (host:port); the status line comes first."""
+    request = "GET /healthz HTTP/1.0\\r\\n\\r\\n"
+    return ["sh", "-c", f"printf '{request}' | timeout 5 openssl s_client -quiet -connect {endpoint} 2>/dev/null"]
+
+
 def render_config(plan: ClusterPlan) -> str:
     if plan.balancer is None:
         raise ValueError(f"cluster {plan.context} has one master and no load balancer")

@@ -14,8 +14,8 @@ from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_host_limits, check_node_setup,
                                         check_values, forget_old_state, in_background, live, network_and_helpers,
                                         node_image, node_run_mode, pinned_port, publish_kubeconfig, running_master,
-                                        start_balancer, start_nodes, undone_on_failure, wait_until_ready,
-                                        wanted_port)
+                                        start_balancer, start_nodes, undone_on_failure, wait_for_balancer,
+                                        wait_until_ready, wanted_port)
 from dind_cluster.backend import helpers64, nodes as backend, snapshots
 from dind_cluster.backend.containers import wait_for_nodes
 from dind_cluster.errors import DindError, DockerError
@@ -81,6 +81,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
             version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args,
                                        certificate_key=certificate_key)
         publish_kubeconfig(ctx, master)
+        wait_for_balancer(ctx, master)
         if others:
             with ctx.progress.step(_joining(ctx)):
                 others_booting.result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from concurrent.futures import Future
 from typing import Iterator
 
@@ -14,7 +15,7 @@ from dind_cluster.backend import helpers64, nodes as backend
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
-from dind_cluster.errors import ConfigError, DindError
+from dind_cluster.errors import ConfigError, DindError, Timeout
 from dind_cluster.helpers64 import engine_is_local
 from dind_cluster.paths import cache_dir
 from dind_cluster.preflight import BR_NETFILTER_FIX
@@ -67,6 +68,31 @@ def start_balancer(ctx: ActionContext, created, port) -> None:
                            f"{len(ctx.plan.masters)} masters"):
         ensure_balancer(ctx.client, ctx.plan, {**ctx.environ, **ctx.values}, created=created,
                         apiserver_port=port, progress=ctx.progress.detail)
+
+
+BALANCER_WAIT = 60.0
+
+
+def wait_for_balancer(ctx: ActionContext, master) -> None:
+    """After `kubeadm init`, the balancer must have seen the first apiserver come up (its health
+    check runs every second) before anything joins through it."""
+    if ctx.plan.balancer is None:
+        return
+    from dind_cluster.balancer import healthz_probe
+    from dind_cluster.kubeadm import host_port
+
+    argv = healthz_probe(host_port(ctx.plan.endpoint_address))
+    deadline = time.monotonic() + BALANCER_WAIT
+    with ctx.progress.step(f"Waiting for {ctx.plan.balancer.name} to reach {master.name}"):
+        while True:
+            _, out = exec_in(master, argv, check=False)
+            status = (out.strip().splitlines() or [""])[0]      # "HTTP/1.1 200 OK" once it is through
+            if " 200 " in status:
+                return
+            if time.monotonic() > deadline:
+                raise Timeout(f"{ctx.plan.balancer.name} does not reach {master.name}'s apiserver after "
+                              f"{BALANCER_WAIT:g}s", out.strip()[-300:])
+            time.sleep(0.5)
 
 
 def reshaped(ctx: ActionContext, shape) -> ActionContext:

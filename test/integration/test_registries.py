@@ -244,7 +244,7 @@ def test_join_gets_the_host_files_and_restore_applies_changed_settings(engine, w
 def test_clean_leaves_the_registry_unless_asked(engine, world):
     env = world["env"]
     name = reg.container_name(world["port"])
-    world["m"].remove(force=True)                                   # the test's own containers leave first
+    world["m"].remove(force=True, v=True)                                  # the test's own containers leave first
     engine.networks.get(world["net"]).disconnect(world["t"], force=True)
     cli(env, "clean")
     assert exists(engine, name)

@@ -15,7 +15,7 @@ from typing import Annotated, Callable, List, Optional
 
 import typer
 
-from dind_cluster import completion, help_examples, settings as settings_mod
+from dind_cluster import completion, help_examples, settings as settings_mod, versions
 from dind_cluster.errors import DindError, one_line
 from dind_cluster.ui import Progress, format_error
 
@@ -116,7 +116,7 @@ def _main(
     ip_mode: Annotated[Optional[str], typer.Option("--ip-mode", help="IP_MODE: ipv4, ipv6 or dual-stack.", autocompletion=completion.ip_modes)] = None,
     label: Annotated[Optional[str], typer.Option("--label", help="DIND_LABEL: legacy cluster name.", autocompletion=_from_engine(completion.labels))] = None,
     cni: Annotated[Optional[str], typer.Option("--cni", help="CNI_PLUGIN: bridge, ptp, flannel, calico, calico-kdd, weave, kube-router.", autocompletion=completion.cni_plugins)] = None,
-    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help="DIND_K8S_VERSION: 1.31 to 1.37, e.g. v1.37.1.", autocompletion=completion.k8s_versions)] = None,
+    k8s_version: Annotated[Optional[str], typer.Option("--k8s-version", help=f"DIND_K8S_VERSION: {versions.SUPPORTED}.", autocompletion=completion.k8s_versions)] = None,
     apiserver_port: Annotated[Optional[str], typer.Option("--apiserver-port", help="APISERVER_PORT on host loopback.")] = None,
 ) -> None:
     """Settings: defaults < config.sh < --env-file < environment < these flags."""

@@ -68,7 +68,8 @@ def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[Kube
     With a certificate key (HA), `--upload-certs` shares the control-plane certificates with the
     masters that join."""
     args = args or KubeadmArgs()
-    patches = {**kubeadm_patches(ctx), **kubelet_patch(ctx, ctx.plan.master)}
+    master_node = ctx.plan.master
+    patches = {**kubeadm_patches(ctx), **kubelet_patches(ctx, [master_node]).get(master_node.name, {})}
     version = kubeadm_version(master)
     config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1,
                                         extra=args.fields, patches=bool(patches),
@@ -98,10 +99,11 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
     args, user_patches = args or KubeadmArgs(), kubeadm_patches(ctx)
     endpoint, token, hashes = _discovery(ctx, master, args)
     by_name = {node.name: node for node in ctx.plan.nodes}
+    reservations = kubelet_patches(ctx, [by_name[c.name] for c in joining])
 
     def join(container) -> None:
         node = by_name[container.name]
-        patches = {**user_patches, **kubelet_patch(ctx, node)}
+        patches = {**user_patches, **reservations.get(node.name, {})}
         config = kubeadm.render_join_config(ctx.plan, node, k8s_version=version,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
                                             extra=args.fields, patches=bool(patches),
@@ -115,17 +117,22 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
     run_all(join, [c for c in joining if c not in masters])
 
 
-def kubelet_patch(ctx: ActionContext, node) -> dict:
-    """A node with CPU/memory limits gets a kubelet patch reserving the host's rest (so its
-    allocatable is its limit): {path: patch} for the node's kubeadm patches directory, or {}."""
-    if not node.limits.any:
+def kubelet_patches(ctx: ActionContext, nodes: Sequence) -> dict:
+    """{node name: {path: patch}}: a node with CPU/memory limits gets a kubelet patch reserving the
+    host's rest (so its allocatable is its limit), in its kubeadm patches directory. The host's size
+    is asked of the engine once, and only when some node has limits."""
+    limited = [node for node in nodes if node.limits.any]
+    if not limited:
         return {}
     from dind_cluster.backend.facts import engine_size
 
-    reserved = resources.reservation(node.limits, *engine_size(ctx.client))
-    if not reserved:
-        return {}
-    return {resources.KUBELET_PATCH: resources.render_kubelet_patch(reserved)}
+    cpus, memory = engine_size(ctx.client)
+    found = {}
+    for node in limited:
+        reserved = resources.reservation(node.limits, cpus, memory)
+        if reserved:
+            found[node.name] = {resources.KUBELET_PATCH: resources.render_kubelet_patch(reserved)}
+    return found
 
 
 def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:
@@ -159,8 +166,8 @@ def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
         put_files(container, {cni.ROUTES_PATH: files.get(container.name, "")})
         argvs = commands.get(container.name, ())
         if argvs:
-            for argv in argvs:
-                ctx.progress.detail(f"{container.name}$ {' '.join(argv)}")
+            for argv in argvs:   # shown with -v as the routes they are, not as one `ip -batch -`
+                ctx.progress.command(container.name, argv)
             exec_in(container, ["ip", "-batch", "-"], stdin=cni.ip_batch(argvs).encode())
 
     run_all(add, containers)

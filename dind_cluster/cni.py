@@ -70,6 +70,17 @@ def route_files(plan: ClusterPlan) -> dict[str, str]:
             for name, routes in static_routes(plan).items()}
 
 
+def boot_files(plan: ClusterPlan) -> dict[str, dict[str, str]]:
+    """node name -> {path: text} put into a new bridge/ptp node before it starts: its conflist and
+    the routes its dind-node-setup applies at boot (all planned, so `up` has no pod-network step
+    after kubeadm). Empty for plugins that bring their own manifest."""
+    if plan.cni_plugin not in CONFLIST_PLUGINS:
+        return {}
+    routes = route_files(plan)
+    return {node.name: {CONFLIST_PATH: render_cni_conflist(plan, node), ROUTES_PATH: routes.get(node.name, "")}
+            for node in plan.nodes}
+
+
 def ip_batch(argvs: list[list[str]]) -> str:
     """The same `ip` commands as input for `ip -batch -` (the family follows from the addresses)."""
     return "".join(" ".join(a for a in argv[1:] if a != "-6") + "\n" for argv in argvs)

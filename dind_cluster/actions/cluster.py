@@ -11,7 +11,7 @@ from dind_cluster import locks
 
 from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, booted, check_host_limits, check_node_setup,
+from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, SETUP_UNITS, booted, check_host_limits, check_node_setup,
                                         check_values, forget_old_state, in_background, live, network_and_helpers,
                                         node_image, node_run_mode, pinned_port, publish_kubeconfig, running_master,
                                         start_balancer, start_nodes, undone_on_failure, wait_for_balancer,
@@ -73,21 +73,21 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
     forget_old_state(ctx)
     certificate_key = secrets.token_hex(32) if ctx.plan.balancer else ""   # HA: kubeadm --upload-certs
     with undone_on_failure(ctx, retain) as created:
-        containers = start_nodes(ctx, image, run_mode, created)
-        master, others = containers[0], containers[1:]
+        master, others_booting = start_nodes(ctx, image, run_mode, created)   # the others boot meanwhile
         booted(ctx, [master])
-        others_booting = in_background(booted, ctx, others)  # while the master runs kubeadm init
         with ctx.progress.step(f"Running kubeadm init on {master.name}"):
             version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args,
                                        certificate_key=certificate_key)
         publish_kubeconfig(ctx, master)
         wait_for_balancer(ctx, master)
-        if others:
+        others = []
+        if len(ctx.plan.nodes) > 1:
             with ctx.progress.step(_joining(ctx)):
-                others_booting.result()
+                others = others_booting.result()
                 kube.join_nodes(ctx, master, others, version, certificate_key=certificate_key)
-        with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
-            kube.setup_pod_network(ctx, containers)
+        if ctx.plan.cni_plugin not in kube.LOCAL_CNI:   # bridge/ptp nodes started with theirs
+            with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
+                kube.setup_pod_network(ctx, [master, *others])
         registry_steps.publish_configmap(ctx, master)
         if finish:
             wait_until_ready(ctx, master)
@@ -115,15 +115,12 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
             containers = snapshots.restore_nodes(ctx.client, ctx.plan, run_mode, created=created,
                                                  apiserver_port=port,
                                                  extra_files=registry_steps.node_files(ctx))
-            wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
+            reports = wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT, units=SETUP_UNITS)
             registry_steps.drop_stale_hosts(ctx, containers)
         start_balancer(ctx, created, port)
-        check_node_setup(ctx, containers)
+        check_node_setup(ctx, containers, reports)
         publish_kubeconfig(ctx, containers[0])
         registry_steps.publish_configmap(ctx, containers[0])
-        if ctx.plan.cni_plugin in kube.LOCAL_CNI:  # routes live in the nodes' network namespaces
-            with ctx.progress.step("Restoring static routes between the nodes"):
-                kube.add_static_routes(ctx, containers)
         wait_until_ready(ctx, containers[0])
 
 

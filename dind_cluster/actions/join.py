@@ -8,7 +8,7 @@ from dind_cluster import naming
 from dind_cluster.actions import kube, registry as registry_steps
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, check_host_limits, check_node_setup, live, node_image,
+from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, SETUP_UNITS, check_host_limits, check_node_setup, live, node_image,
                                         node_run_mode, reshaped, undone_on_failure)
 from dind_cluster.backend import nodes as backend, snapshots
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
@@ -46,9 +46,9 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
         with ctx.progress.step(f"Starting node container {node.name}"):
             container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,),
                                              extra_files=registry_steps.node_files(grown))[0]
-            wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT)
+            reports = wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT, units=SETUP_UNITS)
             registry_steps.drop_stale_hosts(grown, [container])
-        check_node_setup(ctx, [container])
+        check_node_setup(ctx, [container], reports)
         with ctx.progress.step(f"Joining {node.name}"):
             kube.join_nodes(grown, master, [container], kube.kubeadm_version(master), args)
         if grown.plan.cni_plugin in kube.LOCAL_CNI:

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import Future
 from typing import Iterator
 
-from dind_cluster import checks, host_kubectl, kubeconfig
+from dind_cluster import checks, cni, host_kubectl, kubeconfig
 from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend import helpers64, nodes as backend
@@ -47,15 +47,47 @@ def forget_old_state(ctx: ActionContext) -> None:
             backend.clean(ctx.client, ctx.plan.cluster_key)
 
 
-def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> list:
-    """Create and start every node container at once (and the HA balancer); `booted` waits for them."""
+def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> tuple:
+    """Create and start the first master (and an HA control plane's balancer) now, and every other
+    node in the background, so that their creation and boot overlap the master's boot and `kubeadm
+    init`. Returns (the master, a future of the other nodes once booted); `created` waits for the
+    background creation before a rollback, so nothing is left behind."""
     network_and_helpers(ctx, created)
-    with ctx.progress.step(f"Starting {len(ctx.plan.nodes)} node container(s)"):
-        port = pinned_port(ctx)   # the master's, or in an HA control plane the balancer's
-        containers = backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created,
-                                          apiserver_port=port, extra_files=registry_steps.node_files(ctx))
+    port = pinned_port(ctx)   # the master's, or in an HA control plane the balancer's
+    files = node_files(ctx)
+
+    def create(nodes) -> list:
+        return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created, nodes=nodes,
+                                    apiserver_port=port, extra_files=files)
+
+    first, rest = ctx.plan.nodes[0], tuple(ctx.plan.nodes[1:])
+    with ctx.progress.step(f"Starting node container {first.name}"):
+        master = create((first,))[0]
+    creating = in_background(_started, ctx, create, rest)
+    created.pending.append(creating)
     start_balancer(ctx, created, port)
+    return master, in_background(_booted_when_started, ctx, creating)
+
+
+def _started(ctx: ActionContext, create, nodes: tuple) -> list:
+    if not nodes:
+        return []
+    with ctx.progress.step(f"Starting {len(nodes)} more node container(s)"):
+        return create(nodes)
+
+
+def _booted_when_started(ctx: ActionContext, creating: Future) -> list:
+    containers = creating.result()
+    booted(ctx, containers)
     return containers
+
+
+def node_files(ctx: ActionContext) -> dict:
+    """{node name: {path: content}} put into new nodes before they start: registry host files and
+    proxy drop-ins, and with bridge/ptp the node's CNI conflist and static routes (applied by the
+    node's own dind-node-setup at boot, so there is no pod-network step after kubeadm)."""
+    registry, network = registry_steps.node_files(ctx), cni.boot_files(ctx.plan)
+    return {node.name: {**registry.get(node.name, {}), **network.get(node.name, {})} for node in ctx.plan.nodes}
 
 
 def start_balancer(ctx: ActionContext, created, port) -> None:
@@ -117,12 +149,15 @@ def live(ctx: ActionContext) -> ActionContext:
     return now
 
 
+SETUP_UNITS = ("dind-node-setup.service", "dind-pod-dns.service")
+
+
 def booted(ctx: ActionContext, containers: list) -> None:
-    """Wait until systemd and containerd run in these nodes, then finish their network set-up."""
+    """Wait until systemd and containerd run in these nodes and their network set-up is done."""
     if containers:
         with ctx.progress.step(f"Waiting for {', '.join(c.name for c in containers)} to boot"):
-            wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT)
-        check_node_setup(ctx, containers)
+            reports = wait_for_nodes(containers, timeout=NODE_BOOT_TIMEOUT, units=SETUP_UNITS)
+        check_node_setup(ctx, containers, reports)
 
 
 @contextlib.contextmanager
@@ -166,22 +201,18 @@ def network_and_helpers(ctx: ActionContext, created) -> None:
                                  progress=ctx.progress.line)
 
 
-def check_node_setup(ctx: ActionContext, containers: list) -> None:
+def check_node_setup(ctx: ActionContext, containers: list, reports: list) -> None:
     """Each node sets up its own routes, IPv6 DNS and pods' resolv.conf at boot (dind-node-setup,
-    so a node the engine restarts does it again); say so when that failed. The bridge CNI also
-    needs br_netfilter, which a node may be unable to load."""
-    for container in containers:
-        code, _ = exec_in(container, ["systemctl", "is-active", "dind-node-setup.service",
-                                      "dind-pod-dns.service"], check=False)
-        if code != 0:
-            _, log = exec_in(container, ["journalctl", "-b", "--no-pager", "-n", "20", "-u",
-                                         "dind-node-setup.service", "-u", "dind-pod-dns.service"], check=False)
+    so a node the engine restarts does it again); say so when that failed (from the nodes' boot
+    reports). The bridge CNI also needs br_netfilter, which a node may be unable to load."""
+    for container, report in zip(containers, reports):
+        if any(report.units.get(unit) != "active" for unit in SETUP_UNITS):
+            journal = ["journalctl", "-b", "--no-pager", "-n", "20"] + [a for u in SETUP_UNITS for a in ("-u", u)]
+            _, log = exec_in(container, journal, check=False)
             raise DindError(f"node {container.name}: its network set-up (dind-node-setup, dind-pod-dns) failed", log)
-        if ctx.plan.cni_plugin == "bridge":
-            code, _ = exec_in(container, ["test", "-d", "/proc/sys/net/bridge"], check=False)
-            if code != 0:
-                raise DindError(f"node {container.name}: br_netfilter is not loaded, so Services don't answer "
-                                "pods on their own node", BR_NETFILTER_FIX)
+        if ctx.plan.cni_plugin == "bridge" and not report.br_netfilter:
+            raise DindError(f"node {container.name}: br_netfilter is not loaded, so Services don't answer "
+                            "pods on their own node", BR_NETFILTER_FIX)
 
 
 def publish_kubeconfig(ctx: ActionContext, master) -> None:

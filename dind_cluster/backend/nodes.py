@@ -5,6 +5,7 @@ Everything we create carries plan.labels (CLUSTER_LABEL=<cluster key>), so listi
 """
 from __future__ import annotations
 
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Union
 
@@ -37,8 +38,10 @@ class Created:
     containers: list = field(default_factory=list)
     volumes: list = field(default_factory=list)
     networks: list = field(default_factory=list)
+    pending: list = field(default_factory=list)   # futures of creations still running in other threads
 
     def rollback(self) -> None:
+        wait(self.pending)   # what they are still making must be taken back too
         for kind, objs in (("container", self.containers), ("volume", self.volumes),
                            ("network", self.networks)):
             for obj in reversed(objs):

@@ -51,11 +51,14 @@ def test_remove_node_leaves_nothing_of_it_and_the_rest_still_route(engine, clust
     ping_between_test_pods([master, engine.containers.get(f"kube-node-2{sfx}")])
 
 
-def test_the_shrunk_cluster_stays_shrunk_after_down_and_up_and_join_reuses_the_name(cluster):
+def test_the_shrunk_cluster_stays_shrunk_after_down_and_up_and_join_reuses_the_name(engine, cluster):
     sfx = cluster["_SFX"]
     cli(cluster, "down")
     cli(cluster, "up")
     assert node_list(cluster) == [f"node/kube-master{sfx}", f"node/kube-node-2{sfx}"]
+    # restored nodes put back their routes at boot from /etc/dind/routes: the removed node's are gone
+    _, routes = exec_in(engine.containers.get(f"kube-master{sfx}"), ["ip", "route"])
+    assert "10.244.2.0/24" not in routes and "10.244.3.0/24" in routes
     assert cli(cluster, "join").stdout.strip() == f"kube-node-1{sfx}"
 
 

@@ -367,3 +367,31 @@ def test_a_container_of_another_owner_blocks_create(engine, scope, node_image):
         create_nodes(engine, plan, node_image, detect_run_mode(engine, node_image))
     assert engine.containers.get(plan.master.name).labels.get(CLUSTER_LABEL) is None
     assert scope.labels.items() <= engine.containers.get(plan.master.name).labels.items()
+
+
+@pytest.mark.docker
+def test_a_node_whose_network_set_up_fails_at_boot_is_named_with_its_journal(engine, scope, node_image):
+    """`up` reads each node's set-up units from the same exec that waits for its boot: a routes
+    file the node can't apply (a gateway on no network of the node) fails dind-node-setup, and
+    the step says which node and shows the unit's journal."""
+    import os
+
+    from dind_cluster.actions.context import ActionContext
+    from dind_cluster.actions.steps import SETUP_UNITS, check_node_setup
+    from dind_cluster.cni import ROUTES_PATH
+    from dind_cluster.errors import DindError
+    from dind_cluster.ui import Progress
+
+    plan = scope.plan(workers=0)
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    bad = {plan.master.name: {ROUTES_PATH: "-4 10.244.9.0/24 192.0.2.1\n"}}
+    node = create_nodes(engine, plan, node_image, mode, extra_files=bad)[0]
+    reports = wait_for_nodes([node], timeout=90, units=SETUP_UNITS)
+    assert reports[0].state == "ready" and reports[0].units["dind-node-setup.service"] == "failed"
+    ctx = ActionContext(plan=plan, values={}, environ=dict(os.environ), progress=Progress(quiet=True),
+                        _client=engine)
+    with pytest.raises(DindError) as failed:
+        check_node_setup(ctx, [node], reports)
+    assert node.name in failed.value.message and "network set-up" in failed.value.message
+    assert "dind-node-setup" in failed.value.hint

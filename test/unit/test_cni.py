@@ -170,3 +170,21 @@ def test_route_files_hold_the_same_routes_as_the_commands(mode):
 
 def test_route_files_are_empty_for_plugins_that_route_themselves():
     assert cni.route_files(replace(ipv4(), cni_plugin="flannel")) == {}
+
+
+@pytest.mark.parametrize("plugin", cni.CONFLIST_PLUGINS)
+@pytest.mark.parametrize("mode", PLANS)
+def test_boot_files_give_every_node_its_conflist_and_routes_before_it_starts(mode, plugin):
+    """A new bridge/ptp cluster needs no pod-network step after kubeadm: each node starts with its
+    CNI conflist and the routes file its dind-node-setup applies at boot."""
+    plan = replace(PLANS[mode](), cni_plugin=plugin)
+    files, routes = cni.boot_files(plan), cni.route_files(plan)
+    assert set(files) == {node.name for node in plan.nodes}
+    for node in plan.nodes:
+        assert files[node.name] == {cni.CONFLIST_PATH: cni.render_cni_conflist(plan, node),
+                                    cni.ROUTES_PATH: routes.get(node.name, "")}
+
+
+@pytest.mark.parametrize("plugin", ["flannel", "calico", "weave", "kube-router"])
+def test_boot_files_are_empty_for_plugins_applied_as_manifests(plugin):
+    assert cni.boot_files(replace(ipv4(), cni_plugin=plugin)) == {}

@@ -59,3 +59,16 @@ def test_kubectl_output_that_is_not_json_is_a_problem_line():
 
     master = _master_answering({"nodes": (0, b"garbage"), "pods": (0, b'{"items": []}')})
     assert _not_ready(master, ["kube-master"]) == ["the apiserver doesn't answer: garbage"]
+
+
+def test_a_node_is_booted_once_systemd_has_finished_and_containerd_answers():
+    from dind_cluster.backend.containers import parse_boot_report
+
+    booted = parse_boot_report("systemd=degraded\ncontainerd=up\nbr_netfilter=yes\n"
+                               "unit:dind-node-setup.service=failed\nunit:dind-pod-dns.service=active\n")
+    assert booted.state == "ready" and booted.br_netfilter
+    assert booted.units == {"dind-node-setup.service": "failed", "dind-pod-dns.service": "active"}
+    assert parse_boot_report("systemd=starting\ncontainerd=up\n").state == "systemd starting"
+    assert parse_boot_report("systemd=running\ncontainerd=down\n").state == "containerd not answering"
+    # a node that answers nothing the report knows (e.g. no shell yet) is not booted
+    assert parse_boot_report("OCI runtime exec failed").state == "systemd not answering"

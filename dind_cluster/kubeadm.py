@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from netaddr import IPAddress, IPNetwork
 
@@ -280,3 +280,12 @@ def parse_join_command(text: str) -> tuple[str, str, list[str]]:
     if not endpoint or not _TOKEN.match(token) or not hashes or not all(map(_HASH.match, hashes)):
         raise DindError(f"couldn't read endpoint, token and CA hash from: {text.strip()!r}")
     return endpoint, token, hashes
+
+
+def join_from_init_output(text: str) -> Optional[tuple[str, str, list[str]]]:
+    """(endpoint, token, [ca cert hashes]) of the join command `kubeadm init` prints at its end, or
+    None when it printed none (e.g. --skip-token-print) or an unreadable one: then ask for a token."""
+    try:
+        return parse_join_command(text)
+    except DindError:
+        return None

@@ -76,15 +76,16 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
         master, others_booting = start_nodes(ctx, image, run_mode, created)   # the others boot meanwhile
         booted(ctx, [master])
         with ctx.progress.step(f"Running kubeadm init on {master.name}"):
-            version = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args,
-                                       certificate_key=certificate_key)
+            version, discovery = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args,
+                                                  certificate_key=certificate_key)
         publish_kubeconfig(ctx, master)
         wait_for_balancer(ctx, master)
         others = []
         if len(ctx.plan.nodes) > 1:
             with ctx.progress.step(_joining(ctx)):
                 others = others_booting.result()
-                kube.join_nodes(ctx, master, others, version, certificate_key=certificate_key)
+                kube.join_nodes(ctx, master, others, version, certificate_key=certificate_key,
+                                discovery=discovery)
         if ctx.plan.cni_plugin not in kube.LOCAL_CNI:   # bridge/ptp nodes started with theirs
             with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
                 kube.setup_pod_network(ctx, [master, *others])

@@ -63,10 +63,10 @@ def _put_config(ctx: ActionContext, node, path: str, config: str, patches: dict)
 
 
 def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[KubeadmArgs] = None,
-                certificate_key: str = "") -> str:
-    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version.
-    With a certificate key (HA), `--upload-certs` shares the control-plane certificates with the
-    masters that join."""
+                certificate_key: str = "") -> tuple:
+    """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version
+    and the join discovery init printed (None if it printed none). With a certificate key (HA),
+    `--upload-certs` shares the control-plane certificates with the masters that join."""
     args = args or KubeadmArgs()
     master_node = ctx.plan.master
     patches = {**kubeadm_patches(ctx), **kubelet_patches(ctx, [master_node]).get(master_node.name, {})}
@@ -76,28 +76,33 @@ def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[Kube
                                         certificate_key=certificate_key)
     _put_config(ctx, master, KUBEADM_CONFIG, config, patches)
     upload = ["--upload-certs"] if certificate_key and "--upload-certs" not in args.flags else []
-    run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", *upload, *args.flags])
-    return version
+    _, out = run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", *upload, *args.flags])
+    return version, kubeadm.join_from_init_output(out)
 
 
-def _discovery(ctx: ActionContext, master, args: KubeadmArgs) -> tuple:
-    """(endpoint, token, CA hashes): the user's `join` arguments where given, else a fresh token."""
+def _discovery(ctx: ActionContext, master, args: KubeadmArgs, from_init: Optional[tuple]) -> tuple:
+    """(endpoint, token, CA hashes): the user's `join` arguments where given, else what `kubeadm
+    init` printed, else a fresh token."""
     given = args.fields
     if given.get("token"):
         endpoint = given.get("api_endpoint") or kubeadm.host_port(ctx.plan.endpoint_address)
         return endpoint, given["token"], given.get("ca_cert_hashes", [])
+    if from_init is not None:
+        return from_init
     _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
     return kubeadm.parse_join_command(out)
 
 
 def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
-               args: Optional[KubeadmArgs] = None, certificate_key: str = "") -> None:
-    """Join with the user's discovery or a fresh bootstrap token: extra masters one after another
-    (concurrent etcd member joins are unsafe), then the workers in parallel."""
+               args: Optional[KubeadmArgs] = None, certificate_key: str = "",
+               discovery: Optional[tuple] = None) -> None:
+    """Join with the user's discovery, the one `kubeadm init` printed, or a fresh bootstrap token:
+    extra masters one after another (concurrent etcd member joins are unsafe), then the workers
+    in parallel."""
     if not joining:
         return
     args, user_patches = args or KubeadmArgs(), kubeadm_patches(ctx)
-    endpoint, token, hashes = _discovery(ctx, master, args)
+    endpoint, token, hashes = _discovery(ctx, master, args, discovery)
     by_name = {node.name: node for node in ctx.plan.nodes}
     reservations = kubelet_patches(ctx, [by_name[c.name] for c in joining])
 

@@ -53,6 +53,18 @@ def test_up_ends_with_the_host_kubectl_listing_every_node(cluster):
     assert oct(config.stat().st_mode & 0o777) == "0o600"
 
 
+def test_workers_join_with_the_token_kubeadm_init_printed(engine, cluster):
+    """No `kubeadm token create` round trip before the joins: init's own join command is used."""
+    master, *workers = (engine.containers.get(name) for name in node_names(cluster))
+    _, calls = exec_in(master, ["cat", "/var/log/standin/calls.log"])
+    assert " init " in calls and " token create" not in calls
+    for worker in workers:
+        _, join_config = exec_in(worker, ["cat", "/etc/kubeadm/join.yaml"])
+        token = next(line.split('"')[1] for line in join_config.splitlines() if line.strip().startswith("token:"))
+        _, tokens = exec_in(master, ["cat", "/var/lib/standin/tokens"])
+        assert tokens.split()[0] == token   # the first token: the one init made
+
+
 def test_each_nodes_recorded_pod_cidr_is_its_cni_configs_or_none(engine, cluster):
     # bridge/ptp: the plan's per-node ranges are in the CNI config; the controller manager must not
     # record others in spec.podCIDR (the stand-in allocates as the controller manager would if let)

@@ -363,3 +363,30 @@ def test_parse_join_command_refuses_incomplete_output(text):
 def test_preflight_ignores_only_named_checks_each_with_a_reason():
     assert "all" not in {c.lower() for c in kubeadm.PREFLIGHT_IGNORED}
     assert all(reason.strip() for reason in kubeadm.PREFLIGHT_IGNORED.values())
+
+
+# The end of `kubeadm init` output with --upload-certs and a controlPlaneEndpoint (kubeadm prints the
+# control-plane join first, then the worker join), as in the kubeadm HA set-up guide.
+INIT_OUTPUT_HA = (
+    "[bootstrap-token] Using token: abcdef.0123456789abcdef\n"
+    "Your Kubernetes control-plane has initialized successfully!\n\n"
+    "You can now join any number of control-plane nodes running the following command on each as root:\n\n"
+    "  kubeadm join kube-lb:6443 --token abcdef.0123456789abcdef \\\n"
+    f"\t--discovery-token-ca-cert-hash {HASH} \\\n"
+    f"\t--control-plane --certificate-key {'f' * 64}\n\n"
+    "Please note that the certificate-key gives access to cluster sensitive data, keep it secret!\n\n"
+    "Then you can join any number of worker nodes by running the following on each as root:\n\n"
+    "kubeadm join kube-lb:6443 --token abcdef.0123456789abcdef \\\n"
+    f"\t--discovery-token-ca-cert-hash {HASH} \n"
+)
+
+
+@pytest.mark.parametrize("text, endpoint", [(JOIN_OUTPUT, "10.192.0.2:6443"), (INIT_OUTPUT_HA, "kube-lb:6443")])
+def test_the_join_discovery_is_read_from_kubeadm_init_output(text, endpoint):
+    """`up` joins with the token `kubeadm init` printed: no `kubeadm token create` round trip."""
+    assert kubeadm.join_from_init_output(text) == (endpoint, TOKEN, [HASH])
+
+
+def test_init_output_without_a_join_line_means_asking_for_a_token():
+    # e.g. `init --skip-token-print`: the caller falls back to `kubeadm token create`
+    assert kubeadm.join_from_init_output("Your Kubernetes control-plane has initialized successfully!\n") is None

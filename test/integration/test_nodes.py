@@ -395,3 +395,15 @@ def test_a_node_whose_network_set_up_fails_at_boot_is_named_with_its_journal(eng
         check_node_setup(ctx, [node], reports)
     assert node.name in failed.value.message and "network set-up" in failed.value.message
     assert "dind-node-setup" in failed.value.hint
+
+
+@pytest.mark.docker
+def test_a_node_image_without_the_boot_report_fails_at_once_saying_so(engine, scope, node_image):
+    # as a DIND_IMAGE built by an older dind-cluster would: no waiting out the boot timeout
+    old = engine.containers.run(node_image, entrypoint=["sh", "-c", "rm /usr/local/sbin/dind-boot-report; sleep 60"],
+                                command=[], name=f"old-{scope.value}", detach=True, labels=scope.labels)
+    while "dind-boot-report" in exec_in(old, ["ls", "/usr/local/sbin"])[1]:
+        pass
+    with pytest.raises(DockerError) as failed:
+        wait_for_nodes([old], timeout=60)
+    assert "older than this dind-cluster" in failed.value.message and "build-image" in failed.value.hint

@@ -128,6 +128,8 @@ def test_node_boots_with_fallback_options_and_has_preloaded_image(engine, node, 
     _, _, bins, ref = built
     # The preload's commit keeps the label: the node's volume was mounted nocopy and seeded.
     assert engine.images.get(built[0]).labels[VAR_SEED_LABEL] == "/var"
+    # ...and declares no volume (the archives' bind mount must not become one in every node).
+    assert not engine.images.get(built[0]).attrs["Config"].get("Volumes")
     assert node.exec_run(["ctr", "version"]).exit_code == 0
     listed = node.exec_run(["ctr", "-n", "k8s.io", "images", "ls", "-q"]).output.decode().split()
     assert ref in listed

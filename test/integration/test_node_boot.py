@@ -7,7 +7,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from dind_cluster.backend.containers import exec_in, wait_for_nodes
+from dind_cluster.backend.containers import exec_in, node_state, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.nodes import create_nodes
 from dind_cluster.backend.runmode import detect_run_mode
@@ -89,3 +89,23 @@ def test_an_interrupted_first_copy_is_done_again_not_taken_as_complete(engine, s
     assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
     assert exec_in(node, ["test", "-e", "/var/lib/half"], check=False)[0] == 1
     assert exec_in(node, ["test", "-s", "/var/lib/dpkg/status"], check=False)[0] == 0
+
+
+# Masked in image/setup.sh (each with its reason there): first-boot units, host-wide sysctls,
+# module loading with nothing to load.
+LEAN = ("ldconfig.service", "systemd-sysusers.service", "systemd-journal-catalog-update.service",
+        "systemd-update-done.service", "systemd-sysctl.service", "systemd-modules-load.service")
+KEPT = ("dbus.service", "systemd-journald.service", "systemd-tmpfiles-setup.service",
+        "containerd.service")
+
+
+def test_units_a_node_has_no_use_for_stay_inactive_and_it_still_boots(cluster):
+    _, nodes = cluster
+    for node in nodes:
+        assert node_state(node) == "ready"
+        for unit in LEAN + KEPT:
+            load, active = exec_in(node, ["systemctl", "show", "-p", "LoadState", "-p", "ActiveState",
+                                          "--value", unit])[1].split()
+            assert (load, active) == (("masked", "inactive") if unit in LEAN else ("loaded", "active")), unit
+        # The generators are masked too: none wrote its units (the getty one would want a console).
+        assert exec_in(node, ["find", "/run/systemd", "-path", "*/generator*", "-mindepth", "2"])[1] == ""

@@ -77,15 +77,19 @@ def test_a_restarted_node_keeps_its_var(cluster):
     assert exec_in(worker, ["test", "-e", "/var/lib/dpkg/status-old"], check=False)[0] == 1
 
 
-def test_an_interrupted_first_copy_is_done_again_not_taken_as_complete(engine, scope, node_image):
-    """A half-copied staging directory (no completion mark) is thrown away and /var seeded anew."""
+def boot_on(engine, scope, image, script: str):
+    """A one-node cluster whose empty volume `script` prepared first (as a boot cut short would)."""
     plan = scope.plan(workers=0)
     volume = plan.master.volume
     engine.volumes.create(volume, labels=dict(plan.labels))
-    engine.containers.run(node_image, entrypoint=["sh", "-c", f"mkdir -p {STAGING}/lib && touch {STAGING}/lib/half"],
-                          command=[], remove=True, labels=scope.labels,
-                          volumes={volume: {"bind": "/var", "mode": "rw,nocopy"}})
-    node = boot(engine, plan, node_image)[0]
+    engine.containers.run(image, entrypoint=["sh", "-c", script], command=[], remove=True,
+                          labels=scope.labels, volumes={volume: {"bind": "/var", "mode": "rw,nocopy"}})
+    return boot(engine, plan, image)[0]
+
+
+def test_an_interrupted_first_copy_is_done_again_not_taken_as_complete(engine, scope, node_image):
+    """A half-copied staging directory (no completion mark) is thrown away and /var seeded anew."""
+    node = boot_on(engine, scope, node_image, f"mkdir -p {STAGING}/var/lib && touch {STAGING}/var/lib/half")
     assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
     assert exec_in(node, ["test", "-e", "/var/lib/half"], check=False)[0] == 1
     assert exec_in(node, ["test", "-s", "/var/lib/dpkg/status"], check=False)[0] == 0
@@ -109,3 +113,10 @@ def test_units_a_node_has_no_use_for_stay_inactive_and_it_still_boots(cluster):
             assert (load, active) == (("masked", "inactive") if unit in LEAN else ("loaded", "active")), unit
         # The generators are masked too: none wrote its units (the getty one would want a console).
         assert exec_in(node, ["find", "/run/systemd", "-path", "*/generator*", "-mindepth", "2"])[1] == ""
+
+
+def test_a_complete_copy_whose_move_into_place_was_cut_short_is_finished(engine, scope, node_image):
+    node = boot_on(engine, scope, node_image, f"mkdir -p {STAGING}/var/lib && touch {STAGING}/var/lib/copied "
+                                              f"{STAGING}/.complete && mkdir /var/lib && ln {STAGING}/var/lib/copied /var/lib/")
+    assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
+    assert exec_in(node, ["stat", "-c", "%h", "/var/lib/copied"])[1].strip() == "1"   # staging gone

@@ -67,6 +67,17 @@ def test_a_fresh_node_volume_is_mounted_nocopy_and_gets_the_image_var(cluster, i
         assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
 
 
+def test_dpkg_database_stays_in_the_image_and_still_works(cluster):
+    """Most of the image's /var by file count (what copying it costs): not in each node's volume."""
+    _, nodes = cluster
+    node = nodes[0]
+    assert exec_in(node, ["find", "/var", "-xdev", "-path", "*/dpkg/info/*", "-print", "-quit"])[1] == ""
+    target = exec_in(node, ["readlink", "/var/lib/dpkg"])[1].strip()
+    assert not target.startswith("/var/"), target
+    exec_in(node, ["apt-mark", "hold", "bash"])            # dpkg writes its status through the link
+    assert exec_in(node, ["apt-mark", "showhold"])[1].split() == ["bash"]
+
+
 def test_a_restarted_node_keeps_its_var(cluster):
     _, nodes = cluster
     worker = nodes[1]

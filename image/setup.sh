@@ -36,8 +36,9 @@ systemctl mask \
 
 # First-boot units ("ConditionNeedsUpdate", true on every new node since the image carries no
 # /etc/.updated or /var/.updated stamp): the ld.so cache and the system users are made at build
-# time by dpkg (nothing installs packages in a running node), the journal's message catalog only
-# explains messages to `journalctl -x`, and update-done only writes the stamps.
+# time by dpkg (a package installed later in a node runs its own ldconfig trigger and creates its
+# own users), the journal's message catalog only explains messages to `journalctl -x`, and
+# update-done only writes the stamps.
 systemctl mask \
   ldconfig.service systemd-sysusers.service systemd-journal-catalog-update.service \
   systemd-update-done.service

@@ -16,6 +16,9 @@ NODE_REPOSITORY = "dind-cluster-node"
 IMAGE_LABEL = "dind-cluster.io/image"
 VERSION_LABEL = "dind-cluster.io/k8s-version"
 HASH_LABEL = "dind-cluster.io/content-hash"
+# On a node image whose entrypoint fills an empty /var from the image's own /var (the value): its
+# volume can be mounted nocopy, sparing dockerd the copy into every new node's volume.
+VAR_SEED_LABEL = "dind-cluster.io/var-seed"
 K8S_BINARIES = ("kubeadm", "kubelet", "kubectl")
 RELEASE_BASE = "https://dl.k8s.io/release"
 NO_IMAGES = "none"  # DIND_K8S_IMAGES_DIR=none: build without preloading control-plane images

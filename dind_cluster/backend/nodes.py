@@ -18,6 +18,7 @@ from dind_cluster.backend.network import static_endpoint
 from dind_cluster.backend.registry import release as release_registries
 from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
+from dind_cluster.images import VAR_SEED_LABEL
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.parallel import run_all
 from dind_cluster.resources import docker_limits
@@ -79,10 +80,12 @@ def node_labels(plan: ClusterPlan, node: NodePlan) -> dict:
 
 
 def node_options(client, plan: ClusterPlan, node: NodePlan, run_mode: RunMode,
-                 apiserver_port: Optional[int] = None) -> dict:
-    """Keyword arguments of containers.create for one node (everything but the image)."""
+                 apiserver_port: Optional[int] = None, seeds_var: bool = False) -> dict:
+    """Keyword arguments of containers.create for one node (everything but the image).
+    `seeds_var`: the image's entrypoint fills an empty /var itself (VAR_SEED_LABEL), so the
+    volume is mounted nocopy and dockerd doesn't copy the image's /var into it."""
     endpoint = static_endpoint(client, node.ips)
-    volumes = {node.volume: {"bind": "/var", "mode": "rw"},
+    volumes = {node.volume: {"bind": "/var", "mode": "rw,nocopy" if seeds_var else "rw"},
                "/lib/modules": {"bind": "/lib/modules", "mode": "ro"}}
     # A private cgroup namespace on v1 and v2 alike, never the host's tree: the node's systemd
     # then makes kubepods.slice at the paths the kubelet checks, inside the node's own cgroup.
@@ -122,12 +125,15 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
     """
     created = created if created is not None else Created()
     todo = nodes if nodes is not None else plan.nodes
+    # Asked once, not per node. Snapshots (a mapping) restore onto volumes that already have
+    # their content, which Docker never copies over, so they need no answer.
+    seeds_var = isinstance(image, str) and image_seeds_var(client, image)
 
     def one(node: NodePlan):
         node_image = image if isinstance(image, str) else image[node.name]
         files = {NODE_ENV_PATH: node_env(plan, node), **(extra_files or {}).get(node.name, {})}
         container = _create_node(client, plan, node, node_image, run_mode,
-                                 apiserver_port, created)
+                                 apiserver_port, created, seeds_var)
         put_files(container, files)
         with docker_errors(f"starting node {node.name}"):
             container.start()
@@ -138,10 +144,17 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
     return run_all(one, todo)
 
 
-def _create_node(client, plan, node, image, run_mode, apiserver_port, created):
+def image_seeds_var(client, image: str) -> bool:
+    """Whether the node image's entrypoint fills an empty /var itself (its VAR_SEED_LABEL)."""
+    with docker_errors(f"inspecting image {image}"):
+        labels = client.images.get(image).labels or {}
+    return VAR_SEED_LABEL in labels
+
+
+def _create_node(client, plan, node, image, run_mode, apiserver_port, created, seeds_var):
     _remove_stale_container(client, plan, node.name)
     _ensure_volume(client, plan, node.volume, created)
-    opts = node_options(client, plan, node, run_mode, apiserver_port)
+    opts = node_options(client, plan, node, run_mode, apiserver_port, seeds_var)
     with docker_errors(f"creating node {node.name} from {image}"):
         container = client.containers.create(image, **opts)
     created.containers.append(container)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from typing import Callable, List, Mapping, Optional
 
+from docker.types import Mount
+
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.errors import CommandFailed, DindError, Timeout
 from dind_cluster.images import (CTR, IMAGE_LABEL, OFFLINE_HINT, KubeadmImages, fetch_argv,
@@ -44,15 +46,17 @@ def preload_and_commit(client, image_id: str, recipe, listed: KubeadmImages,
 
 
 def _start_build_container(client, image_id: str, recipe):
-    volumes = {}
+    mounts = []
     if recipe.archives:
-        # Bind-mounted, not copied: archives can be large (needs a local engine).
+        # Bind-mounted, not copied: archives can be large (needs a local engine). A Mount, not
+        # `volumes=`: that also declares a VOLUME, which the commit would keep, giving every node
+        # an anonymous volume (and a mount point in its fresh /var).
         folder = str(recipe.archives[0].parent.resolve())
-        volumes[folder] = {"bind": ARCHIVES_MOUNT, "mode": "ro"}
+        mounts.append(Mount(ARCHIVES_MOUNT, folder, type="bind", read_only=True))
     with docker_errors("starting the image build container"):
         return client.containers.run(
             image_id, entrypoint=["sleep", "infinity"], command=[], detach=True, init=True,
-            labels={IMAGE_LABEL: "node-build"}, volumes=volumes,
+            labels={IMAGE_LABEL: "node-build"}, mounts=mounts,
             network_mode="none" if recipe.archives else None)
 
 

@@ -19,7 +19,7 @@ import pytest
 from dind_cluster.backend.client import docker_client
 from dind_cluster.backend.images import ensure_node_image, node_image_recipe
 from dind_cluster.errors import ConfigError
-from dind_cluster.images import HASH_LABEL, IMAGE_LABEL, node_image_settings
+from dind_cluster.images import HASH_LABEL, IMAGE_LABEL, VAR_SEED_LABEL, node_image_settings
 
 from conftest import base_image
 from cri import CRI
@@ -68,12 +68,14 @@ def pause_archive(engine, scope, folder, base: str) -> str:
 
 
 def run_fallback_node(engine, scope, image: str, var_volume: bool = True, suffix: str = ""):
-    """A node as nodes.py runs it where --privileged is refused (this project's CI). Without
-    `var_volume`, /var stays on the container's own overlay filesystem."""
+    """A node as nodes.py runs it where --privileged is refused (this project's CI): its volume
+    mounted nocopy when the image seeds /var itself (so the preloaded images reach a node only
+    through that seed). Without `var_volume`, /var stays on the container's own overlay filesystem."""
     mounts = {"/lib/modules": {"bind": "/lib/modules", "mode": "ro"}}
     if var_volume:
         volume = engine.volumes.create(f"dind-test-var-{scope.value}{suffix}", labels=scope.labels)
-        mounts[volume.name] = {"bind": "/var", "mode": "rw"}
+        seeds = VAR_SEED_LABEL in engine.images.get(image).labels
+        mounts[volume.name] = {"bind": "/var", "mode": "rw,nocopy" if seeds else "rw"}
     return engine.containers.run(
         image, detach=True, name=f"dind-test-node-{scope.value}{suffix}", hostname="node", labels=scope.labels,
         cap_add=["ALL"], cap_drop=["SYS_RESOURCE"], device_cgroup_rules=["a *:* rwm"],
@@ -122,8 +124,12 @@ def node(engine, module_scope, built):
     return container
 
 
-def test_node_boots_with_fallback_options_and_has_preloaded_image(node, built):
+def test_node_boots_with_fallback_options_and_has_preloaded_image(engine, node, built):
     _, _, bins, ref = built
+    # The preload's commit keeps the label: the node's volume was mounted nocopy and seeded.
+    assert engine.images.get(built[0]).labels[VAR_SEED_LABEL] == "/var"
+    # ...and declares no volume (the archives' bind mount must not become one in every node).
+    assert not engine.images.get(built[0]).attrs["Config"].get("Volumes")
     assert node.exec_run(["ctr", "version"]).exit_code == 0
     listed = node.exec_run(["ctr", "-n", "k8s.io", "images", "ls", "-q"]).output.decode().split()
     assert ref in listed

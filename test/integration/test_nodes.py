@@ -12,8 +12,10 @@ import pytest
 from dind_cluster.backend.containers import exec_in, put_files, tar_of, wait_for_nodes
 from dind_cluster.backend.network import ensure_network, overlapping
 from dind_cluster.backend.nodes import (Created, clean, create_nodes, list_cluster,
-                                        master_port, node_env, pause, remove_nodes, unpause)
-from dind_cluster.backend.runmode import CAPABILITIES, detect_run_mode, missing_capabilities
+                                        master_port, node_env, node_options, pause, remove_nodes,
+                                        unpause)
+from dind_cluster.backend.runmode import (CAPABILITIES, RunMode, detect_run_mode,
+                                          missing_capabilities)
 from dind_cluster.backend.snapshots import (has_snapshot, missing_snapshot_parts,
                                             restore_nodes, snapshot_nodes)
 from dind_cluster.backend.transfer import (IMAGE_ID_LABEL, copy_image, normalize_ref,
@@ -85,6 +87,15 @@ def test_node_env_names_the_node_and_its_pod_cidrs(offline_plan):
     env = node_env(offline_plan, offline_plan.master)
     assert f"NODE_NAME={offline_plan.master.name}\n" in env
     assert "POD_CIDRS=10.244.1.0/24\n" in env and "IP_MODE=ipv4\n" in env
+
+
+@pytest.mark.parametrize("seeds_var, mode", [(True, "rw,nocopy"), (False, "rw")])
+def test_node_options_mount_the_volume_nocopy_only_for_an_image_that_seeds_var(
+        offline_plan, seeds_var, mode):
+    client = docker.DockerClient(base_url="unix:///nonexistent.sock", version="1.41")  # never asked
+    opts = node_options(client, offline_plan, offline_plan.master, RunMode(False, 1),
+                        seeds_var=seeds_var)
+    assert opts["volumes"][offline_plan.master.volume] == {"bind": "/var", "mode": mode}
 
 
 # ---- real engine ----

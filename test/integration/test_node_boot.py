@@ -1,0 +1,133 @@
+"""A node's first boot, cheaply: Docker copies nothing into its fresh /var volume (mounted nocopy
+because the node image's label says its entrypoint seeds /var from the image), the entrypoint does,
+before systemd starts; a restarted node keeps its /var. Units a node has no use for stay inactive
+and the node still reaches the state node_state waits for. Real engine, real systemd."""
+from __future__ import annotations
+
+import docker
+import pytest
+
+from dind_cluster.backend.containers import exec_in, node_state, wait_for_nodes
+from dind_cluster.backend.network import ensure_network
+from dind_cluster.backend.nodes import create_nodes
+from dind_cluster.backend.runmode import detect_run_mode
+from dind_cluster.images import VAR_SEED_LABEL
+
+pytestmark = pytest.mark.docker
+
+STAGING = "/var/.dind-seeding"   # where the entrypoint copies the seed before moving it into place
+# What the image's /var holds that the node's software needs (dpkg and apt databases, kubelet's dir).
+SEEDED = ("/var/lib/dpkg", "/var/lib/apt", "/var/lib/kubelet")
+
+
+def boot(engine, plan, image):
+    mode = detect_run_mode(engine, image, plan.labels)
+    ensure_network(engine, plan)
+    nodes = create_nodes(engine, plan, image, mode)
+    wait_for_nodes(nodes, timeout=90)
+    return nodes
+
+
+def listing(container, *paths: str) -> set:
+    """path, owner, group, mode and link target of everything under `paths`."""
+    out = exec_in(container, ["find", *paths, "-printf", r"%p %u %g %m %l\n"])[1]
+    return set(out.splitlines())
+
+
+@pytest.fixture(scope="module")
+def image_var(engine, module_scope, node_image) -> set:
+    """The same listing of the image's own /var (a container without any volume on it)."""
+    holder = engine.containers.run(node_image, entrypoint=["sleep", "infinity"], command=[],
+                                   detach=True, labels=module_scope.labels)
+    try:
+        return listing(holder, *SEEDED)
+    finally:
+        holder.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(engine, module_scope, node_image):
+    plan = module_scope.plan(workers=1)
+    return plan, boot(engine, plan, node_image)
+
+
+def test_the_node_image_says_its_entrypoint_seeds_var(engine, node_image):
+    assert engine.images.get(node_image).labels.get(VAR_SEED_LABEL) == "/var"
+
+
+def test_a_fresh_node_volume_is_mounted_nocopy_and_gets_the_image_var(cluster, image_var):
+    _, nodes = cluster
+    for node in nodes:
+        var = [m for m in node.attrs["Mounts"] if m["Destination"] == "/var"][0]
+        assert var["Type"] == "volume" and "nocopy" in var["Mode"], var
+        assert listing(node, *SEEDED) >= image_var
+        assert exec_in(node, ["dpkg-query", "-W", "-f", "${Status}", "systemd"])[1] == "install ok installed"
+        # containerd keeps its state on the volume (preloaded images too: test_node_image.py).
+        assert exec_in(node, ["stat", "-c", "%m", "/var/lib/containerd"])[1].strip() == "/var"
+        assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
+
+
+def test_dpkg_database_stays_in_the_image_and_still_works(cluster):
+    """Most of the image's /var by file count (what copying it costs): not in each node's volume."""
+    _, nodes = cluster
+    node = nodes[0]
+    assert exec_in(node, ["find", "/var", "-xdev", "-path", "*/dpkg/info/*", "-print", "-quit"])[1] == ""
+    target = exec_in(node, ["readlink", "/var/lib/dpkg"])[1].strip()
+    assert not target.startswith("/var/"), target
+    exec_in(node, ["apt-mark", "hold", "bash"])            # dpkg writes its status through the link
+    assert exec_in(node, ["apt-mark", "showhold"])[1].split() == ["bash"]
+
+
+def test_a_restarted_node_keeps_its_var(cluster):
+    _, nodes = cluster
+    worker = nodes[1]
+    exec_in(worker, ["sh", "-c", "echo kept > /var/lib/kept && rm /var/lib/dpkg/status-old"])
+    worker.restart()
+    wait_for_nodes([worker], timeout=90)
+    assert exec_in(worker, ["cat", "/var/lib/kept"])[1] == "kept\n"
+    assert exec_in(worker, ["test", "-e", "/var/lib/dpkg/status-old"], check=False)[0] == 1
+
+
+def boot_on(engine, scope, image, script: str):
+    """A one-node cluster whose empty volume `script` prepared first (as a boot cut short would)."""
+    plan = scope.plan(workers=0)
+    volume = plan.master.volume
+    engine.volumes.create(volume, labels=dict(plan.labels))
+    engine.containers.run(image, entrypoint=["sh", "-c", script], command=[], remove=True,
+                          labels=scope.labels, volumes={volume: {"bind": "/var", "mode": "rw,nocopy"}})
+    return boot(engine, plan, image)[0]
+
+
+def test_an_interrupted_first_copy_is_done_again_not_taken_as_complete(engine, scope, node_image):
+    """A half-copied staging directory (no completion mark) is thrown away and /var seeded anew."""
+    node = boot_on(engine, scope, node_image, f"mkdir -p {STAGING}/var/lib && touch {STAGING}/var/lib/half")
+    assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
+    assert exec_in(node, ["test", "-e", "/var/lib/half"], check=False)[0] == 1
+    assert exec_in(node, ["test", "-s", "/var/lib/dpkg/status"], check=False)[0] == 0
+
+
+# Masked in image/setup.sh (each with its reason there): first-boot units, host-wide sysctls,
+# module loading with nothing to load.
+LEAN = ("ldconfig.service", "systemd-sysusers.service", "systemd-journal-catalog-update.service",
+        "systemd-update-done.service", "systemd-sysctl.service", "systemd-modules-load.service")
+KEPT = ("dbus.service", "systemd-journald.service", "systemd-tmpfiles-setup.service",
+        "containerd.service")
+
+
+def test_units_a_node_has_no_use_for_stay_inactive_and_it_still_boots(cluster):
+    _, nodes = cluster
+    for node in nodes:
+        assert node_state(node) == "ready"
+        for unit in LEAN + KEPT:
+            load, active = exec_in(node, ["systemctl", "show", "-p", "LoadState", "-p", "ActiveState",
+                                          "--value", unit])[1].split()
+            assert (load, active) == (("masked", "inactive") if unit in LEAN else ("loaded", "active")), unit
+        # The generators are masked too: none wrote its units (the getty one would want a console).
+        assert exec_in(node, ["find", "/run/systemd", "-path", "*/generator*", "-mindepth", "2"])[1] == ""
+
+
+def test_a_complete_copy_whose_move_into_place_was_cut_short_is_finished(engine, scope, node_image):
+    node = boot_on(engine, scope, node_image, f"mkdir -p {STAGING}/var/lib && touch {STAGING}/var/lib/copied "
+                                              f"{STAGING}/.complete && mkdir /var/lib && ln {STAGING}/var/lib/copied /var/lib/")
+    assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
+    assert exec_in(node, ["stat", "-c", "%h", "/var/lib/copied"])[1].strip() == "1"   # staging gone

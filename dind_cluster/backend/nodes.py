@@ -193,12 +193,11 @@ def _label_filter(cluster_key: Optional[str], *more: str) -> dict:
 def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None) -> ClusterObjects:
     """Everything carrying our cluster label (of one cluster, or of all when None)."""
     flt = _label_filter(cluster_key)
+    listings = (lambda: client.containers.list(all=True, filters=flt), lambda: client.volumes.list(filters=flt),
+                lambda: client.networks.list(filters=flt),
+                lambda: client.images.list(filters=_label_filter(cluster_key, SNAPSHOT_LABEL)))
     with docker_errors("listing the cluster's Docker objects"):
-        return ClusterObjects(
-            containers=client.containers.list(all=True, filters=flt),
-            volumes=client.volumes.list(filters=flt),
-            networks=client.networks.list(filters=flt),
-            images=client.images.list(filters=_label_filter(cluster_key, SNAPSHOT_LABEL)))
+        return ClusterObjects(*run_all(lambda listing: listing(), listings))   # four round trips at once
 
 
 def node_containers(client, cluster_key: Optional[str]) -> list:
@@ -254,13 +253,15 @@ def remove_volume(client, plan: ClusterPlan, name: str) -> None:
 
 
 def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObjects:
-    """Remove containers, volumes, networks and snapshot images with our label; idempotent."""
+    """Remove containers, volumes, networks and snapshot images with our label; idempotent.
+
+    Volumes, networks and images are free once the containers are gone, and none needs another:
+    they go all at once (the engine's removals of each kind take long, not our calls)."""
     objs = list_cluster(client, cluster_key)
     _in_parallel(lambda c: _remove(c, "container"), objs.containers)
-    _in_parallel(lambda v: _remove(v, "volume"), objs.volumes)
-    for net in objs.networks:
-        _remove(net, "network")
-    _in_parallel(lambda i: _remove(i, "image"), objs.images)
+    rest = ([(v, "volume") for v in objs.volumes] + [(n, "network") for n in objs.networks]
+            + [(i, "image") for i in objs.images])
+    _in_parallel(lambda item: _remove(*item), rest)
     return objs
 
 

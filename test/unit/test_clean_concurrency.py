@@ -1,0 +1,90 @@
+"""`clean` asks the engine for everything at once and removes what doesn't depend on each other at once:
+the four listings together, then the containers, then volumes, networks and snapshot images together
+(a volume or network is free only once its containers are gone). The real engine's part is in
+test/integration/test_nodes.py; here fakes of the SDK classes record the order, and a barrier that
+every call of a phase must reach proves the calls of that phase overlap (serial calls break it)."""
+from __future__ import annotations
+
+import threading
+from unittest.mock import create_autospec
+
+import docker
+from docker.models.containers import Container, ContainerCollection
+from docker.models.images import Image, ImageCollection
+from docker.models.networks import Network, NetworkCollection
+from docker.models.volumes import Volume, VolumeCollection
+
+from dind_cluster.backend import nodes
+
+WAIT = 10.0   # only how long a broken run waits before failing; a passing run never waits for it
+
+
+class Engine:
+    """Fakes of the SDK collections and objects `clean` uses, logging each removal."""
+
+    def __init__(self, containers: int, volumes: int, networks: int, images: int):
+        self.log: list = []
+        self.lock = threading.Lock()
+        self.client = create_autospec(docker.DockerClient, instance=True)
+        self.client.containers = create_autospec(ContainerCollection, instance=True)
+        self.client.volumes = create_autospec(VolumeCollection, instance=True)
+        self.client.networks = create_autospec(NetworkCollection, instance=True)
+        self.client.images = create_autospec(ImageCollection, instance=True)
+        self.objects = {
+            "container": [self._object(Container, f"c{i}") for i in range(containers)],
+            "volume": [self._object(Volume, f"v{i}") for i in range(volumes)],
+            "network": [self._object(Network, f"n{i}") for i in range(networks)],
+            "image": [self._object(Image, f"sha256:{i}") for i in range(images)],
+        }
+        self.listed = threading.Barrier(4, timeout=WAIT)
+        self.client.containers.list.side_effect = self._lister("container")
+        self.client.volumes.list.side_effect = self._lister("volume")
+        self.client.networks.list.side_effect = self._lister("network")
+        self.client.images.list.side_effect = self._lister("image")
+        self.client.images.remove.side_effect = lambda image_id, **kw: self._removed(image_id)
+        for kind in ("container", "volume", "network"):
+            for obj in self.objects[kind]:
+                obj.remove.side_effect = lambda *a, name=obj.name, **kw: self._removed(name)
+        for network in self.objects["network"]:
+            network.attrs = {"Containers": {}}
+
+    def _object(self, cls, name: str):
+        obj = create_autospec(cls, instance=True)
+        obj.name = obj.id = name
+        obj.client = self.client
+        return obj
+
+    def _lister(self, kind: str):
+        def list_(**kwargs):
+            self.listed.wait()   # all four listings are asked for before any answers
+            return list(self.objects[kind])
+        return list_
+
+    def _removed(self, name: str) -> None:
+        with self.lock:
+            self.log.append(name)
+        barrier = self.after_containers if not name.startswith("c") else None
+        if barrier is not None:
+            barrier.wait()
+
+    def expect_overlap(self, parties: int) -> None:
+        self.after_containers = threading.Barrier(parties, timeout=WAIT)
+
+
+def test_clean_lists_at_once_and_removes_volumes_networks_and_images_together_after_the_containers():
+    engine = Engine(containers=3, volumes=3, networks=1, images=3)
+    engine.expect_overlap(3 + 1 + 3)
+    objs = nodes.clean(engine.client, "cluster-9")
+    containers = {f"c{i}" for i in range(3)}
+    assert set(engine.log[:3]) == containers
+    assert set(engine.log[3:]) == {"v0", "v1", "v2", "n0", "sha256:0", "sha256:1", "sha256:2"}
+    assert [c.name for c in objs.containers] == ["c0", "c1", "c2"]
+    assert engine.client.images.list.call_args.kwargs["filters"] == {
+        "label": ["dind-cluster.io/cluster=cluster-9", nodes.SNAPSHOT_LABEL]}
+
+
+def test_clean_of_a_cluster_already_gone_removes_nothing():
+    engine = Engine(containers=0, volumes=0, networks=0, images=0)
+    engine.expect_overlap(1)
+    nodes.clean(engine.client, "cluster-9")
+    assert engine.log == []

@@ -191,9 +191,10 @@ def _label_filter(cluster_key: Optional[str], *more: str) -> dict:
 
 
 def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None) -> ClusterObjects:
-    """Everything carrying our cluster label (of one cluster, or of all when None)."""
+    """Everything carrying our cluster label (of one cluster, or of all when None); the containers
+    as the engine lists them (`_listed`)."""
     flt = _label_filter(cluster_key)
-    listings = (lambda: client.containers.list(all=True, filters=flt), lambda: client.volumes.list(filters=flt),
+    listings = (lambda: _listed(client, flt), lambda: client.volumes.list(filters=flt),
                 lambda: client.networks.list(filters=flt),
                 lambda: client.images.list(filters=_label_filter(cluster_key, SNAPSHOT_LABEL)))
     with docker_errors("listing the cluster's Docker objects"):
@@ -219,21 +220,31 @@ def cluster_shape(client, plan: ClusterPlan) -> Optional[Shape]:
     """The shape of the cluster as it exists: its node containers, else its snapshot images
     (after `down`); None when it has neither."""
     with docker_errors("listing the cluster's nodes"):
-        found = client.containers.list(all=True, filters=_label_filter(plan.cluster_key, NODE_LABEL))
+        found = [c.attrs.get("Labels") or {} for c in _listed(client, _label_filter(plan.cluster_key, NODE_LABEL))]
         if not found:
-            found = client.images.list(filters=_label_filter(plan.cluster_key, SNAPSHOT_LABEL))
-    names = [obj.labels.get(NODE_LABEL, "") for obj in found]
-    balanced = any(BALANCER_LABEL in obj.labels for obj in found)
+            found = [i.labels for i in client.images.list(filters=_label_filter(plan.cluster_key, SNAPSHOT_LABEL))]
+    names = [labels.get(NODE_LABEL, "") for labels in found]
+    balanced = any(BALANCER_LABEL in labels for labels in found)
     return shape_from_names(names, plan.suffix, balanced)
+
+
+def _listed(client, filters: dict) -> list:
+    """Containers as the engine lists them, not inspected one by one: one round trip, and one that
+    another run removes meanwhile can't fail the listing. Only id, names, labels and state are known."""
+    return client.containers.list(all=True, filters=filters, sparse=True)
+
+
+def _name(container) -> str:
+    return container.name or next(iter(container.attrs.get("Names") or ()), container.id).lstrip("/")
 
 
 def remove_nodes(client: docker.DockerClient, cluster_key: str) -> int:
     """`down`: remove the node containers and the load balancer; volumes, network and snapshots stay."""
-    nodes = node_containers(client, cluster_key)
-    lb = balancer_container(client, cluster_key)
-    nodes += [lb] if lb is not None else []
-    _in_parallel(lambda c: _remove(c, "container"), nodes)
-    return len(nodes)
+    with docker_errors("listing node containers"):
+        found = _listed(client, _label_filter(cluster_key, ROLE_LABEL))
+    gone = [c for c in found if (c.attrs.get("Labels") or {}).get(ROLE_LABEL) in ("master", "worker", BALANCER_ROLE)]
+    _in_parallel(lambda c: _remove(c, "container"), gone)
+    return len(gone)
 
 
 def remove_container(container) -> None:
@@ -304,7 +315,7 @@ def _in_parallel(fn, items: list) -> None:
 
 def _remove(obj, kind: str) -> None:
     """Remove one object; already gone is fine (idempotent clean and rollback)."""
-    name = getattr(obj, "name", None) or obj.id
+    name = _name(obj) if kind == "container" else getattr(obj, "name", None) or obj.id
     try:
         with docker_errors(f"removing {kind} {name}"):
             if kind == "container":

@@ -9,12 +9,15 @@ import threading
 from unittest.mock import create_autospec
 
 import docker
+import docker.errors
 from docker.models.containers import Container, ContainerCollection
 from docker.models.images import Image, ImageCollection
 from docker.models.networks import Network, NetworkCollection
 from docker.models.volumes import Volume, VolumeCollection
 
 from dind_cluster.backend import nodes
+from dind_cluster.naming import CLUSTER_LABEL
+from dind_cluster.plan import Shape, make_plan
 
 WAIT = 10.0   # only how long a broken run waits before failing; a passing run never waits for it
 
@@ -22,7 +25,7 @@ WAIT = 10.0   # only how long a broken run waits before failing; a passing run n
 class Engine:
     """Fakes of the SDK collections and objects `clean` uses, logging each removal."""
 
-    def __init__(self, containers: int, volumes: int, networks: int, images: int):
+    def __init__(self, containers: int, volumes: int, networks: int, images: int, listings: int = 4):
         self.log: list = []
         self.lock = threading.Lock()
         self.client = create_autospec(docker.DockerClient, instance=True)
@@ -36,7 +39,8 @@ class Engine:
             "network": [self._object(Network, f"n{i}") for i in range(networks)],
             "image": [self._object(Image, f"sha256:{i}") for i in range(images)],
         }
-        self.listed = threading.Barrier(4, timeout=WAIT)
+        self.listed = threading.Barrier(listings, timeout=WAIT)
+        self.after_containers = threading.Barrier(1)
         self.client.containers.list.side_effect = self._lister("container")
         self.client.volumes.list.side_effect = self._lister("volume")
         self.client.networks.list.side_effect = self._lister("network")
@@ -63,9 +67,8 @@ class Engine:
     def _removed(self, name: str) -> None:
         with self.lock:
             self.log.append(name)
-        barrier = self.after_containers if not name.startswith("c") else None
-        if barrier is not None:
-            barrier.wait()
+        if not name.startswith("c"):
+            self.after_containers.wait()
 
     def expect_overlap(self, parties: int) -> None:
         self.after_containers = threading.Barrier(parties, timeout=WAIT)
@@ -85,6 +88,49 @@ def test_clean_lists_at_once_and_removes_volumes_networks_and_images_together_af
 
 def test_clean_of_a_cluster_already_gone_removes_nothing():
     engine = Engine(containers=0, volumes=0, networks=0, images=0)
-    engine.expect_overlap(1)
     nodes.clean(engine.client, "cluster-9")
     assert engine.log == []
+
+
+def gone_meanwhile(engine: Engine, name: str) -> None:
+    """The container `name` is removed by another run between our listing and our removal."""
+    container = next(c for c in engine.objects["container"] if c.name == name)
+    container.remove.side_effect = docker.errors.NotFound("No such container")
+    container.reload.side_effect = docker.errors.NotFound("No such container")
+
+
+def test_clean_lists_containers_without_inspecting_each_so_one_removed_meanwhile_is_no_error():
+    engine = Engine(containers=3, volumes=1, networks=0, images=0)
+    engine.client.containers.get.side_effect = docker.errors.NotFound("No such container")  # as after c1 went
+    gone_meanwhile(engine, "c1")
+    nodes.clean(engine.client, "cluster-9")
+    assert engine.client.containers.list.call_args.kwargs["sparse"] is True
+    assert sorted(engine.log) == ["c0", "c2", "v0"]
+
+
+def roles(engine: Engine, *roles: str) -> None:
+    for container, role in zip(engine.objects["container"], roles):
+        container.attrs = {"Id": container.id, "Names": [f"/{container.name}"],
+                           "Labels": {nodes.ROLE_LABEL: role, CLUSTER_LABEL: "cluster-9"}}
+
+
+def test_down_removes_nodes_and_the_balancer_from_one_listing_and_keeps_the_ipv6_helpers():
+    engine = Engine(containers=5, volumes=0, networks=0, images=0, listings=1)
+    roles(engine, "master", "worker", "load-balancer", "dns64", "nat64")
+    engine.client.containers.get.side_effect = AssertionError("down inspects no container")
+    assert nodes.remove_nodes(engine.client, "cluster-9") == 3
+    assert sorted(engine.log) == ["c0", "c1", "c2"]
+    assert engine.client.containers.list.call_count == 1
+    assert engine.client.containers.list.call_args.kwargs == {
+        "all": True, "sparse": True, "filters": {"label": ["dind-cluster.io/cluster=cluster-9", nodes.ROLE_LABEL]}}
+
+
+def test_the_live_shape_comes_from_the_listing_alone():
+    engine = Engine(containers=3, volumes=0, networks=0, images=0, listings=1)
+    roles(engine, "master", "worker", "worker")
+    for container, name in zip(engine.objects["container"], ("kube-master-x", "kube-node-1-x", "kube-node-3-x")):
+        container.attrs["Labels"][nodes.NODE_LABEL] = name
+    engine.client.containers.get.side_effect = AssertionError("no container is inspected")
+    plan = make_plan({"NUM_NODES": "2", "DIND_LABEL": "x", "EMBEDDED_CONFIG": "y"})
+    assert nodes.cluster_shape(engine.client, plan) == Shape(plan.shape.masters, (1, 3), False)
+    assert engine.client.containers.list.call_args.kwargs["sparse"] is True

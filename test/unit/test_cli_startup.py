@@ -51,8 +51,11 @@ def test_a_bad_setting_is_reported_without_the_engine_sdk(tmp_path):
     assert packages & HEAVY == set(), sorted(packages & HEAVY)
 
 
-def test_commands_that_need_the_engine_do_load_its_sdk(tmp_path):
-    """The probe sees lazy imports: the same check passes `down` only because it does reach docker."""
-    code, packages, done = imported_by(["down"], tmp_path, DOCKER_HOST="unix:///nonexistent/docker.sock")
+@pytest.mark.parametrize("command", ["down", "pause", "snapshot"])
+def test_engine_commands_that_touch_no_kubeconfig_or_template_load_the_sdk_alone(command, tmp_path):
+    """The probe sees lazy imports: it finds docker, which these commands do import (up to the
+    engine's first answer, which a missing socket refuses)."""
+    code, packages, done = imported_by([command], tmp_path, DOCKER_HOST="unix:///nonexistent/docker.sock")
     assert code == 1 and "couldn't connect to the Docker engine" in done.stderr
     assert "docker" in packages
+    assert packages & (HEAVY - {"docker", "requests", "urllib3"}) == set(), sorted(packages & HEAVY)

@@ -190,11 +190,19 @@ def _label_filter(cluster_key: Optional[str], *more: str) -> dict:
     return {"label": [first, *more]}
 
 
-def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None) -> ClusterObjects:
+def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None,
+                 then: Optional[Callable[[list], None]] = None) -> ClusterObjects:
     """Everything carrying our cluster label (of one cluster, or of all when None); the containers
-    as the engine lists them (`_listed`)."""
+    as the engine lists them (`_listed`), given to `then` as soon as they are listed."""
     flt = _label_filter(cluster_key)
-    listings = (lambda: _listed(client, flt), lambda: client.volumes.list(filters=flt),
+
+    def containers() -> list:
+        found = _listed(client, flt)
+        if then is not None:
+            then(found)   # while the slower listings (images) go on
+        return found
+
+    listings = (containers, lambda: client.volumes.list(filters=flt),
                 lambda: client.networks.list(filters=flt),
                 lambda: client.images.list(filters=_label_filter(cluster_key, SNAPSHOT_LABEL)))
     with docker_errors("listing the cluster's Docker objects"):
@@ -268,8 +276,7 @@ def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObj
 
     Volumes, networks and images are free once the containers are gone, and none needs another:
     they go all at once (the engine's removals of each kind take long, not our calls)."""
-    objs = list_cluster(client, cluster_key)
-    _in_parallel(lambda c: _remove(c, "container"), objs.containers)
+    objs = list_cluster(client, cluster_key, then=lambda found: _in_parallel(lambda c: _remove(c, "container"), found))
     rest = ([(v, "volume") for v in objs.volumes] + [(n, "network") for n in objs.networks]
             + [(i, "image") for i in objs.images])
     _in_parallel(lambda item: _remove(*item), rest)

@@ -134,3 +134,18 @@ def test_the_live_shape_comes_from_the_listing_alone():
     plan = make_plan({"NUM_NODES": "2", "DIND_LABEL": "x", "EMBEDDED_CONFIG": "y"})
     assert nodes.cluster_shape(engine.client, plan) == Shape(plan.shape.masters, (1, 3), False)
     assert engine.client.containers.list.call_args.kwargs["sparse"] is True
+
+
+def test_containers_go_while_the_slower_listings_are_still_out():
+    engine = Engine(containers=2, volumes=0, networks=0, images=1, listings=1)
+    removing = threading.Event()
+
+    def slow_images(**kwargs):
+        assert removing.wait(WAIT), "the containers waited for the images' listing"
+        return list(engine.objects["image"])
+
+    engine.client.images.list.side_effect = slow_images
+    for container in engine.objects["container"]:
+        container.remove.side_effect = lambda *a, name=container.name, **kw: (removing.set(), engine._removed(name))
+    nodes.clean(engine.client, "cluster-9")
+    assert sorted(engine.log[:2]) == ["c0", "c1"] and engine.log[2:] == ["sha256:0"]

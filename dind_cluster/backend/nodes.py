@@ -25,6 +25,7 @@ from dind_cluster.plan import ClusterPlan, NodePlan, Shape, shape_from_names
 NODE_LABEL = "dind-cluster.io/node"
 BALANCER_LABEL = "dind-cluster.io/balancer"   # on nodes (and so snapshots) of an HA control plane
 BALANCER_ROLE = "load-balancer"
+NODE_ROLES = ("master", "worker")
 SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
 APISERVER_CONTAINER_PORT = "6443/tcp"
@@ -190,6 +191,21 @@ def _label_filter(cluster_key: Optional[str], *more: str) -> dict:
     return {"label": [first, *more]}
 
 
+def _listed(client, filters: dict) -> list:
+    """Containers as the engine lists them, not inspected one by one: one round trip, and one that
+    another run removes meanwhile can't fail the listing. Only id, names, labels and state are known."""
+    return client.containers.list(all=True, filters=filters, sparse=True)
+
+
+def _name(container) -> str:
+    return container.name or next(iter(container.attrs.get("Names") or ()), container.id).lstrip("/")
+
+
+def _role(listed) -> str:
+    """The role label of a container as listed (`_listed`)."""
+    return (listed.attrs.get("Labels") or {}).get(ROLE_LABEL, "")
+
+
 def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None,
                  then: Optional[Callable[[list], None]] = None) -> ClusterObjects:
     """Everything carrying our cluster label (of one cluster, or of all when None); the containers
@@ -210,10 +226,10 @@ def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None,
 
 
 def node_containers(client, cluster_key: Optional[str]) -> list:
-    """Node containers (master and workers) of a cluster, master first."""
+    """Node containers (master and workers) of a cluster, master first; inspected all at once."""
     with docker_errors("listing node containers"):
-        found = client.containers.list(all=True, filters=_label_filter(cluster_key, ROLE_LABEL))
-    nodes = [c for c in found if c.labels.get(ROLE_LABEL) in ("master", "worker")]
+        listed = [c for c in _listed(client, _label_filter(cluster_key, ROLE_LABEL)) if _role(c) in NODE_ROLES]
+        nodes = run_all(lambda c: client.containers.get(c.id), listed)
     return sorted(nodes, key=lambda c: (c.labels[ROLE_LABEL] != "master", c.name))
 
 
@@ -236,21 +252,11 @@ def cluster_shape(client, plan: ClusterPlan) -> Optional[Shape]:
     return shape_from_names(names, plan.suffix, balanced)
 
 
-def _listed(client, filters: dict) -> list:
-    """Containers as the engine lists them, not inspected one by one: one round trip, and one that
-    another run removes meanwhile can't fail the listing. Only id, names, labels and state are known."""
-    return client.containers.list(all=True, filters=filters, sparse=True)
-
-
-def _name(container) -> str:
-    return container.name or next(iter(container.attrs.get("Names") or ()), container.id).lstrip("/")
-
-
 def remove_nodes(client: docker.DockerClient, cluster_key: str) -> int:
     """`down`: remove the node containers and the load balancer; volumes, network and snapshots stay."""
     with docker_errors("listing node containers"):
         found = _listed(client, _label_filter(cluster_key, ROLE_LABEL))
-    gone = [c for c in found if (c.attrs.get("Labels") or {}).get(ROLE_LABEL) in ("master", "worker", BALANCER_ROLE)]
+    gone = [c for c in found if _role(c) in (*NODE_ROLES, BALANCER_ROLE)]
     _in_parallel(lambda c: _remove(c, "container"), gone)
     return len(gone)
 

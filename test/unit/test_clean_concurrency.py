@@ -61,6 +61,8 @@ class Engine:
     def _lister(self, kind: str):
         def list_(**kwargs):
             self.listed.wait()   # all four listings are asked for before any answers
+            if kind == "container" and not kwargs.get("sparse"):   # as the SDK does: inspect each
+                return [self.client.containers.get(c.id) for c in self.objects[kind]]
             return list(self.objects[kind])
         return list_
 
@@ -149,3 +151,21 @@ def test_containers_go_while_the_slower_listings_are_still_out():
         container.remove.side_effect = lambda *a, name=container.name, **kw: (removing.set(), engine._removed(name))
     nodes.clean(engine.client, "cluster-9")
     assert sorted(engine.log[:2]) == ["c0", "c1"] and engine.log[2:] == ["sha256:0"]
+
+
+def test_node_containers_are_inspected_at_once_and_only_the_nodes():
+    engine = Engine(containers=4, volumes=0, networks=0, images=0, listings=1)
+    roles(engine, "worker", "master", "dns64", "worker")
+    inspected = threading.Barrier(3, timeout=WAIT)
+    by_id = {c.id: c for c in engine.objects["container"]}
+    for container, name in zip(engine.objects["container"], ("kube-node-2", "kube-master", "dns64", "kube-node-1")):
+        container.name = name
+        container.labels = container.attrs["Labels"]
+
+    def inspect(container_id):
+        inspected.wait()    # every node's inspect is asked for before any answers
+        return by_id[container_id]
+
+    engine.client.containers.get.side_effect = inspect
+    assert [c.name for c in nodes.node_containers(engine.client, "cluster-9")] == [
+        "kube-master", "kube-node-1", "kube-node-2"]

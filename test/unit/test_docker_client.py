@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from dind_cluster.backend.client import CALL_TIMEOUT, MAX_CONNECTIONS, docker_client
+from dind_cluster.backend.client import CALL_TIMEOUT, docker_client
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -63,5 +63,4 @@ def test_a_client_costs_one_round_trip_and_speaks_the_engines_api_version(counti
     assert counting_engine.requests == ["/version"]
     assert client.api.api_version == "1.41"
     assert client.api.timeout == CALL_TIMEOUT
-    assert client.api._custom_adapter.max_pool_size == MAX_CONNECTIONS
     assert client.ping() is True   # the client works against that engine

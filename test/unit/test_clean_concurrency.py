@@ -1,8 +1,10 @@
 """`clean` asks the engine for everything at once and removes what doesn't depend on each other at once:
 the four listings together, then the containers, then volumes, networks and snapshot images together
-(a volume or network is free only once its containers are gone). The real engine's part is in
-test/integration/test_nodes.py; here fakes of the SDK classes record the order, and a barrier that
-every call of a phase must reach proves the calls of that phase overlap (serial calls break it)."""
+(a volume or network is free only once its containers are gone). `down` and the other container
+listings take the engine's list answer instead of inspecting each container one after another.
+The real engine's part is in test/integration/test_nodes.py; here fakes of the SDK classes record the
+order, and a barrier that every call of a phase must reach proves the calls of that phase overlap
+(serial calls break it)."""
 from __future__ import annotations
 
 import threading

@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping
 
-import yaml
-
 from dind_cluster.errors import DindError
+
+# yaml is imported by the functions that read or write a kubeconfig: `down`, `pause` and the other
+# commands that import this module never touch one, and yaml's import (its resolver's regexes) is
+# a noticeable part of a command's start-up.
 
 
 LOCK_WAIT = 10.0   # seconds to wait for kubectl (or another dind-cluster) to finish its write
@@ -45,6 +47,8 @@ def server_url(host: str, port: int) -> str:
 
 def cluster_entry(admin_conf: str, context: str, server: str) -> dict:
     """admin.conf with its cluster, user and context all named `context`, pointing at `server`."""
+    import yaml
+
     conf = yaml.safe_load(admin_conf)
     cluster = dict(conf["clusters"][0]["cluster"], server=server)
     user = conf["users"][0]["user"]
@@ -114,6 +118,8 @@ _LISTS = ("clusters", "users", "contexts")
 
 def _load(path: Path) -> dict:
     """The kubeconfig at `path` ({} when missing); one it can't read is the user's to fix."""
+    import yaml
+
     try:
         conf = yaml.safe_load(path.read_bytes().decode("utf-8")) if path.exists() else {}
     except UnicodeDecodeError:
@@ -159,6 +165,8 @@ def check_usable(path: Path) -> None:
 def _write(path: Path, conf: dict) -> None:
     """Replace the file whole (mode 0600), through a symlink; a failure leaves the old file and no
     temp file."""
+    import yaml
+
     path = Path(os.path.realpath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

@@ -11,7 +11,7 @@ import requests.exceptions
 from dind_cluster.errors import ConfigError, DockerError, EngineUnreachable
 
 _clients: dict = {}
-# Bounded waits, per kind of call: the first answer (ping) shows an engine that accepts
+# Bounded waits, per kind of call: the first answer (the API version) shows an engine that accepts
 # connections and never answers; any later call (an exec of kubeadm init, a commit, a build's
 # next line) gets CALL_TIMEOUT. The SDK's own default would hang a command for 600 s.
 ANSWER_TIMEOUT = 10.0
@@ -31,8 +31,9 @@ def docker_client(environ: Optional[Mapping[str, str]] = None,
     if key not in _clients:
         where = env.get("DOCKER_HOST") or DEFAULT_HOST
         with _connecting(where, answer_timeout):
-            docker.from_env(environment=env, timeout=answer_timeout).ping()
-            _clients[key] = docker.from_env(environment=env, timeout=CALL_TIMEOUT,
+            # Asking the API version is the first answer: one round trip, then none for the real client.
+            version = docker.from_env(environment=env, timeout=answer_timeout).api.api_version
+            _clients[key] = docker.from_env(environment=env, timeout=CALL_TIMEOUT, version=version,
                                             max_pool_size=MAX_CONNECTIONS)
     return _clients[key]
 

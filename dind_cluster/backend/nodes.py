@@ -27,6 +27,7 @@ from dind_cluster.plan import ClusterPlan, NodePlan, Shape, shape_from_names
 NODE_LABEL = "dind-cluster.io/node"
 BALANCER_LABEL = "dind-cluster.io/balancer"   # on nodes (and so snapshots) of an HA control plane
 BALANCER_ROLE = "load-balancer"
+NODE_ROLES = ("master", "worker")
 SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
 APISERVER_CONTAINER_PORT = "6443/tcp"
@@ -206,22 +207,45 @@ def _label_filter(cluster_key: Optional[str], *more: str) -> dict:
     return {"label": [first, *more]}
 
 
-def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None) -> ClusterObjects:
-    """Everything carrying our cluster label (of one cluster, or of all when None)."""
+def _listed(client, filters: dict) -> list:
+    """Containers as the engine lists them, not inspected one by one: one round trip, and one that
+    another run removes meanwhile can't fail the listing. Only id, names, labels and state are known."""
+    return client.containers.list(all=True, filters=filters, sparse=True)
+
+
+def _name(container) -> str:
+    return container.name or next(iter(container.attrs.get("Names") or ()), container.id).lstrip("/")
+
+
+def _role(listed) -> str:
+    """The role label of a container as listed (`_listed`)."""
+    return (listed.attrs.get("Labels") or {}).get(ROLE_LABEL, "")
+
+
+def list_cluster(client: docker.DockerClient, cluster_key: Optional[str] = None,
+                 then: Optional[Callable[[list], None]] = None) -> ClusterObjects:
+    """Everything carrying our cluster label (of one cluster, or of all when None); the containers
+    as the engine lists them (`_listed`), given to `then` as soon as they are listed."""
     flt = _label_filter(cluster_key)
+
+    def containers() -> list:
+        found = _listed(client, flt)
+        if then is not None:
+            then(found)   # while the slower listings (images) go on
+        return found
+
+    listings = (containers, lambda: client.volumes.list(filters=flt),
+                lambda: client.networks.list(filters=flt),
+                lambda: client.images.list(filters=_label_filter(cluster_key, SNAPSHOT_LABEL)))
     with docker_errors("listing the cluster's Docker objects"):
-        return ClusterObjects(
-            containers=client.containers.list(all=True, filters=flt),
-            volumes=client.volumes.list(filters=flt),
-            networks=client.networks.list(filters=flt),
-            images=client.images.list(filters=_label_filter(cluster_key, SNAPSHOT_LABEL)))
+        return ClusterObjects(*run_all(lambda listing: listing(), listings))   # four round trips at once
 
 
 def node_containers(client, cluster_key: Optional[str]) -> list:
-    """Node containers (master and workers) of a cluster, master first."""
+    """Node containers (master and workers) of a cluster, master first; inspected all at once."""
     with docker_errors("listing node containers"):
-        found = client.containers.list(all=True, filters=_label_filter(cluster_key, ROLE_LABEL))
-    nodes = [c for c in found if c.labels.get(ROLE_LABEL) in ("master", "worker")]
+        listed = [c for c in _listed(client, _label_filter(cluster_key, ROLE_LABEL)) if _role(c) in NODE_ROLES]
+        nodes = run_all(lambda c: client.containers.get(c.id), listed)
     return sorted(nodes, key=lambda c: (c.labels[ROLE_LABEL] != "master", c.name))
 
 
@@ -236,21 +260,21 @@ def cluster_shape(client, plan: ClusterPlan) -> Optional[Shape]:
     """The shape of the cluster as it exists: its node containers, else its snapshot images
     (after `down`); None when it has neither."""
     with docker_errors("listing the cluster's nodes"):
-        found = client.containers.list(all=True, filters=_label_filter(plan.cluster_key, NODE_LABEL))
+        found = [c.attrs.get("Labels") or {} for c in _listed(client, _label_filter(plan.cluster_key, NODE_LABEL))]
         if not found:
-            found = client.images.list(filters=_label_filter(plan.cluster_key, SNAPSHOT_LABEL))
-    names = [obj.labels.get(NODE_LABEL, "") for obj in found]
-    balanced = any(BALANCER_LABEL in obj.labels for obj in found)
+            found = [i.labels for i in client.images.list(filters=_label_filter(plan.cluster_key, SNAPSHOT_LABEL))]
+    names = [labels.get(NODE_LABEL, "") for labels in found]
+    balanced = any(BALANCER_LABEL in labels for labels in found)
     return shape_from_names(names, plan.suffix, balanced)
 
 
 def remove_nodes(client: docker.DockerClient, cluster_key: str) -> int:
     """`down`: remove the node containers and the load balancer; volumes, network and snapshots stay."""
-    nodes = node_containers(client, cluster_key)
-    lb = balancer_container(client, cluster_key)
-    nodes += [lb] if lb is not None else []
-    _in_parallel(lambda c: _remove(c, "container"), nodes)
-    return len(nodes)
+    with docker_errors("listing node containers"):
+        found = _listed(client, _label_filter(cluster_key, ROLE_LABEL))
+    gone = [c for c in found if _role(c) in (*NODE_ROLES, BALANCER_ROLE)]
+    _in_parallel(lambda c: _remove(c, "container"), gone)
+    return len(gone)
 
 
 def remove_container(container) -> None:
@@ -270,13 +294,14 @@ def remove_volume(client, plan: ClusterPlan, name: str) -> None:
 
 
 def clean(client: docker.DockerClient, cluster_key: Optional[str]) -> ClusterObjects:
-    """Remove containers, volumes, networks and snapshot images with our label; idempotent."""
-    objs = list_cluster(client, cluster_key)
-    _in_parallel(lambda c: _remove(c, "container"), objs.containers)
-    _in_parallel(lambda v: _remove(v, "volume"), objs.volumes)
-    for net in objs.networks:
-        _remove(net, "network")
-    _in_parallel(lambda i: _remove(i, "image"), objs.images)
+    """Remove containers, volumes, networks and snapshot images with our label; idempotent.
+
+    Volumes, networks and images are free once the containers are gone, and none needs another:
+    they go all at once (the engine's removals of each kind take long, not our calls)."""
+    objs = list_cluster(client, cluster_key, then=lambda found: _in_parallel(lambda c: _remove(c, "container"), found))
+    rest = ([(v, "volume") for v in objs.volumes] + [(n, "network") for n in objs.networks]
+            + [(i, "image") for i in objs.images])
+    _in_parallel(lambda item: _remove(*item), rest)
     return objs
 
 
@@ -319,7 +344,7 @@ def _in_parallel(fn, items: list) -> None:
 
 def _remove(obj, kind: str) -> None:
     """Remove one object; already gone is fine (idempotent clean and rollback)."""
-    name = getattr(obj, "name", None) or obj.id
+    name = _name(obj) if kind == "container" else getattr(obj, "name", None) or obj.id
     try:
         with docker_errors(f"removing {kind} {name}"):
             if kind == "container":

@@ -17,6 +17,7 @@ from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import ConfigError, DindError, Timeout
 from dind_cluster.helpers64 import engine_is_local
+from dind_cluster.parallel import run_all
 from dind_cluster.paths import cache_dir
 from dind_cluster.preflight import BR_NETFILTER_FIX
 
@@ -56,9 +57,9 @@ def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> tuple:
     port = pinned_port(ctx)   # the master's, or in an HA control plane the balancer's
     files = node_files(ctx)
 
-    def create(nodes) -> list:
+    def create(nodes, cpu_shares=None) -> list:
         return backend.create_nodes(ctx.client, ctx.plan, image, run_mode, created=created, nodes=nodes,
-                                    apiserver_port=port, extra_files=files)
+                                    apiserver_port=port, extra_files=files, cpu_shares=cpu_shares)
 
     first, rest = ctx.plan.nodes[0], tuple(ctx.plan.nodes[1:])
     with ctx.progress.step(f"Starting node container {first.name}"):
@@ -70,15 +71,25 @@ def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> tuple:
 
 
 def _started(ctx: ActionContext, create, nodes: tuple) -> list:
+    """The other nodes: extra masters at the default CPU weight (they join first, one by one) and
+    workers at a low one until booted, so that on a small host the master's boot and `kubeadm
+    init`, which everything waits for, get the CPU first and the workers' boots fill the gaps."""
     if not nodes:
         return []
+    groups = [(tuple(n for n in nodes if n.role == "master"), None),
+              (tuple(n for n in nodes if n.role != "master"), backend.BOOT_CPU_SHARES)]
     with ctx.progress.step(f"Starting {len(nodes)} more node container(s)"):
-        return create(nodes)
+        made = run_all(lambda group: create(*group) if group[0] else [], groups)
+    return made[0] + made[1]
 
 
 def _booted_when_started(ctx: ActionContext, creating: Future) -> list:
     containers = creating.result()
     booted(ctx, containers)
+    workers = {node.name for node in ctx.plan.workers}
+    refused = backend.restore_cpu_shares([c for c in containers if c.name in workers])
+    if refused:
+        ctx.progress.detail(f"the engine kept the boot CPU weight of {', '.join(refused)}")
     return containers
 
 

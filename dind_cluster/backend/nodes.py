@@ -32,6 +32,8 @@ SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
 APISERVER_CONTAINER_PORT = "6443/tcp"
 RESTART_POLICY = {"Name": "unless-stopped"}
+DEFAULT_CPU_SHARES = 1024   # the kernel's, and a container's without --cpu-shares
+BOOT_CPU_SHARES = 128       # workers booting beside the master's boot and kubeadm init (steps.start_nodes)
 
 
 @dataclass
@@ -117,12 +119,13 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
                  extra_files: Optional[Mapping[str, Mapping[str, Content]]] = None,
                  progress: Optional[Callable[[str], None]] = None,
                  apiserver_port: Optional[int] = None, created: Optional[Created] = None,
-                 nodes: Optional[tuple] = None) -> list:
+                 nodes: Optional[tuple] = None, cpu_shares: Optional[int] = None) -> list:
     """Create and start every node (or `nodes`) in parallel; returns containers, master first.
 
     `image` is one image for all nodes or {node name: image} (restore from snapshots);
     `extra_files` is {node name: {path: content}} put in before start; existing volumes are
-    reused, which is what keeps a cluster's state across `down` and `up`.
+    reused, which is what keeps a cluster's state across `down` and `up`; `cpu_shares` is a CPU
+    weight for them until `restore_cpu_shares`.
     """
     created = created if created is not None else Created()
     todo = nodes if nodes is not None else plan.nodes
@@ -134,7 +137,7 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
         node_image = image if isinstance(image, str) else image[node.name]
         files = {NODE_ENV_PATH: node_env(plan, node), **(extra_files or {}).get(node.name, {})}
         container = _create_node(client, plan, node, node_image, run_mode,
-                                 apiserver_port, created, seeds_var)
+                                 apiserver_port, created, seeds_var, cpu_shares)
         put_files(container, files)
         with docker_errors(f"starting node {node.name}"):
             container.start()
@@ -152,14 +155,31 @@ def image_seeds_var(client, image: str) -> bool:
     return VAR_SEED_LABEL in labels
 
 
-def _create_node(client, plan, node, image, run_mode, apiserver_port, created, seeds_var):
+def _create_node(client, plan, node, image, run_mode, apiserver_port, created, seeds_var, cpu_shares):
     _remove_stale_container(client, plan, node.name)
     _ensure_volume(client, plan, node.volume, created)
     opts = node_options(client, plan, node, run_mode, apiserver_port, seeds_var)
+    if cpu_shares is not None:
+        opts["cpu_shares"] = cpu_shares
     with docker_errors(f"creating node {node.name} from {image}"):
         container = client.containers.create(image, **opts)
     created.containers.append(container)
     return container
+
+
+def restore_cpu_shares(containers: list) -> list:
+    """Give nodes created with a `cpu_shares` weight the default one back; returns the names of
+    those the engine refused (an engine without the CPU controller ignored the weight at create
+    too, so they run at the default already)."""
+    def restore(container) -> Optional[str]:
+        try:
+            with docker_errors(f"updating the CPU weight of {container.name}"):
+                container.update(cpu_shares=DEFAULT_CPU_SHARES)
+        except DockerError:
+            return container.name
+        return None
+
+    return [name for name in run_all(restore, containers) if name]
 
 
 def _owned(attrs_labels: Optional[dict], plan: ClusterPlan) -> bool:

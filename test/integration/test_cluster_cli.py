@@ -65,6 +65,11 @@ def test_workers_join_with_the_token_kubeadm_init_printed(engine, cluster):
         assert tokens.split()[0] == token   # the first token: the one init made
 
 
+def test_workers_booted_at_a_low_cpu_weight_run_at_the_default_one_after_up(engine, cluster):
+    for name in node_names(cluster):
+        assert engine.containers.get(name).attrs["HostConfig"]["CpuShares"] in (0, 1024), name
+
+
 def test_each_nodes_recorded_pod_cidr_is_its_cni_configs_or_none(engine, cluster):
     # bridge/ptp: the plan's per-node ranges are in the CNI config; the controller manager must not
     # record others in spec.podCIDR (the stand-in allocates as the controller manager would if let)

@@ -418,3 +418,35 @@ def test_a_node_image_without_the_boot_report_fails_at_once_saying_so(engine, sc
     with pytest.raises(DockerError) as failed:
         wait_for_nodes([old], timeout=60)
     assert "older than this dind-cluster" in failed.value.message and "build-image" in failed.value.hint
+
+
+def cgroup_cpu_weight(container) -> int:
+    """The node's CPU weight as the kernel has it (cgroup v1 cpu.shares, v2 cpu.weight)."""
+    for path in (f"/sys/fs/cgroup/cpu/docker/{container.id}/cpu.shares",
+                 f"/sys/fs/cgroup/cpu,cpuacct/docker/{container.id}/cpu.shares",
+                 f"/sys/fs/cgroup/system.slice/docker-{container.id}.scope/cpu.weight"):
+        try:
+            return int(open(path).read())
+        except OSError:
+            continue
+    pytest.skip("no cgroup CPU weight file of the engine's containers on this host")
+
+
+@pytest.mark.docker
+def test_workers_boot_at_a_low_cpu_weight_and_get_the_default_back(engine, scope, node_image):
+    """While the master boots and runs kubeadm init on a small host, workers booting beside it
+    get an eighth of its CPU weight; once booted they are back at the default."""
+    from dind_cluster.backend.nodes import BOOT_CPU_SHARES, DEFAULT_CPU_SHARES, restore_cpu_shares
+
+    plan = scope.plan(workers=1)
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    master = create_nodes(engine, plan, node_image, mode, nodes=plan.nodes[:1])[0]
+    worker = create_nodes(engine, plan, node_image, mode, nodes=plan.nodes[1:], cpu_shares=BOOT_CPU_SHARES)[0]
+    default, low = cgroup_cpu_weight(master), cgroup_cpu_weight(worker)
+    assert low < default / 4
+    wait_for_nodes([master, worker], timeout=90)
+    restore_cpu_shares([worker])
+    assert cgroup_cpu_weight(worker) == default
+    worker.reload()
+    assert worker.attrs["HostConfig"]["CpuShares"] in (0, DEFAULT_CPU_SHARES)

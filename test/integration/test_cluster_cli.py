@@ -70,6 +70,24 @@ def test_workers_booted_at_a_low_cpu_weight_run_at_the_default_one_after_up(engi
         assert engine.containers.get(name).attrs["HostConfig"]["CpuShares"] in (0, 1024), name
 
 
+def test_ups_first_snapshot_holds_every_node_as_it_joined(engine, cluster):
+    """Workers are committed while the masters become Ready: their snapshot must hold the join."""
+    import io
+    import tarfile
+
+    for name in node_names(cluster):
+        image = engine.images.get(f"dind-cluster-snapshot:{name}")
+        container = engine.containers.create(image.id, entrypoint=["true"], command=[])
+        try:
+            stream, _ = container.get_archive("/etc/kubernetes")
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                names = tar.getnames()
+        finally:
+            container.remove(v=True)
+        joined = "kubernetes/admin.conf" if "master" in name else "kubernetes/kubelet.conf"
+        assert joined in names, (name, names)
+
+
 def test_each_nodes_recorded_pod_cidr_is_its_cni_configs_or_none(engine, cluster):
     # bridge/ptp: the plan's per-node ranges are in the CNI config; the controller manager must not
     # record others in spec.podCIDR (the stand-in allocates as the controller manager would if let)

@@ -80,15 +80,13 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
                                                   certificate_key=certificate_key)
         publish_kubeconfig(ctx, master)
         wait_for_balancer(ctx, master)
-        others = []
         if len(ctx.plan.nodes) > 1:
             with ctx.progress.step(_joining(ctx)):
-                others = others_booting.result()
-                kube.join_nodes(ctx, master, others, version, certificate_key=certificate_key,
+                kube.join_nodes(ctx, master, others_booting.result(), version, certificate_key=certificate_key,
                                 discovery=discovery)
         if ctx.plan.cni_plugin not in kube.LOCAL_CNI:   # bridge/ptp nodes started with theirs
             with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
-                kube.setup_pod_network(ctx, [master, *others])
+                kube.apply_cni_manifest(ctx, master)
         registry_steps.publish_configmap(ctx, master)
         if finish:
             wait_until_ready(ctx, master)

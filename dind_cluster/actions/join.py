@@ -8,7 +8,7 @@ from dind_cluster import naming
 from dind_cluster.actions import kube, registry as registry_steps
 from dind_cluster.actions.cluster import fresh_up
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, SETUP_UNITS, check_host_limits, check_node_setup, live, node_image,
+from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, SETUP_UNITS, check_host_limits, check_node_setup, live, node_files, node_image,
                                         node_run_mode, reshaped, undone_on_failure)
 from dind_cluster.backend import nodes as backend, snapshots
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
@@ -27,8 +27,9 @@ def init(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
 
 
 def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) -> str:
-    """Add one worker to the running cluster: container, kubeadm join, CNI config and routes; its
-    snapshot makes it part of the cluster that `down` and `up` bring back."""
+    """Add one worker to the running cluster: its container (started with its CNI config and routes),
+    kubeadm join, the others' routes to it; its snapshot makes it part of the cluster that `down`
+    and `up` bring back."""
     args = parse_kubeadm_args("join", kubeadm_args)
     kube.kubeadm_patches(ctx)
     existing = backend.node_containers(ctx.client, ctx.plan.cluster_key)
@@ -45,17 +46,15 @@ def join(ctx: ActionContext, kubeadm_args: Sequence[str], retain: bool = False) 
     with undone_on_failure(ctx, retain) as created:
         with ctx.progress.step(f"Starting node container {node.name}"):
             container = backend.create_nodes(ctx.client, grown.plan, image, run_mode, created=created, nodes=(node,),
-                                             extra_files=registry_steps.node_files(grown))[0]
+                                             extra_files=node_files(grown))[0]   # its CNI config and routes too
             reports = wait_for_nodes([container], timeout=NODE_BOOT_TIMEOUT, units=SETUP_UNITS)
             registry_steps.drop_stale_hosts(grown, [container])
         check_node_setup(ctx, [container], reports)
         with ctx.progress.step(f"Joining {node.name}"):
             kube.join_nodes(grown, master, [container], kube.kubeadm_version(master), args)
         if grown.plan.cni_plugin in kube.LOCAL_CNI:
-            with ctx.progress.step("Updating CNI configuration and static routes"):
-                everyone = backend.node_containers(ctx.client, ctx.plan.cluster_key)
-                kube.write_cni_configs(grown, everyone)
-                kube.add_static_routes(grown, everyone)
+            with ctx.progress.step("Updating the static routes of the other nodes"):
+                kube.add_static_routes(grown, existing)
         if not ctx.flag("SKIP_SNAPSHOT"):
             with ctx.progress.step(f"Taking a snapshot of {node.name}"):
                 snapshots.snapshot_nodes(ctx.client, grown.plan, only=(node,))

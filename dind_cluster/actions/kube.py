@@ -140,25 +140,16 @@ def kubelet_patches(ctx: ActionContext, nodes: Sequence) -> dict:
     return found
 
 
-def setup_pod_network(ctx: ActionContext, containers: Sequence) -> None:
-    """bridge/ptp: per-node CNI config and static routes; other plugins: their manifest."""
+def apply_cni_manifest(ctx: ActionContext, master) -> None:
+    """A CNI plugin other than bridge/ptp: its manifest, applied from the master (bridge/ptp nodes
+    start with their own conflist and routes: `cni.boot_files`)."""
     plugin = ctx.plan.cni_plugin
-    if plugin in LOCAL_CNI:
-        write_cni_configs(ctx, containers)
-        add_static_routes(ctx, containers)
-        return
     url = cni.cni_manifest_url(plugin, ctx.values)
-    code, out = kubectl(containers[0], "apply", "-f", url, check=False)
+    code, out = kubectl(master, "apply", "-f", url, check=False)
     if code != 0:
         variable = cni.manifest_variable(plugin)
         raise DindError(f"{variable}: couldn't apply the {plugin} manifest {url}",
                         f"set {variable} to a reachable URL or file; kubectl said: {out.strip()[-300:]}")
-
-
-def write_cni_configs(ctx: ActionContext, containers: Sequence) -> None:
-    by_name = {node.name: node for node in ctx.plan.nodes}
-    run_all(lambda c: put_files(c, {cni.CONFLIST_PATH: cni.render_cni_conflist(ctx.plan, by_name[c.name])}),
-            containers)
 
 
 def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:

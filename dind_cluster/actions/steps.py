@@ -15,7 +15,7 @@ from dind_cluster.backend import helpers64, nodes as backend
 from dind_cluster.backend.containers import exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
-from dind_cluster.errors import ConfigError, DindError, Timeout
+from dind_cluster.errors import DindError, Timeout
 from dind_cluster.helpers64 import engine_is_local
 from dind_cluster.parallel import run_all
 from dind_cluster.paths import cache_dir

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from dind_cluster.errors import ConfigError
+from dind_cluster.numbers import MAX_DIGITS, clip
 from dind_cluster.kubeadm_args import PATCHES_DIR  # shared with DIND_KUBEADM_PATCHES
 
 MIB = 1024 ** 2
 MIN_MEMORY = 6 * MIB               # Docker refuses less
-_CPUS = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(m?)$")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([kmgt]i?|[KMGT]i|[KMGT])?[bB]?$")
+# ASCII digits only, and no longer than numbers.MAX_DIGITS: '٣' or 400 digits are not sizes.
+_CPUS = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m?)$")
+_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([kmgt]i?|[KMGT]i|[KMGT])?[bB]?$")
 _UNITS = {"k": 1, "m": 2, "g": 3, "t": 4}
 CPU_ALLOWED = "use a positive number of CPUs such as 2 or 1.5, or millicores such as 1500m"
 MEMORY_ALLOWED = "use a positive size with a unit, e.g. 2g, 1536m or 2Gi (at least 6m)"
@@ -40,8 +42,8 @@ class NodeLimits:
 
 def parse_cpus(variable: str, text: str) -> float:
     match = _CPUS.match(text.strip())
-    if not match:
-        raise ConfigError(variable, f"'{text}' is not a number of CPUs", CPU_ALLOWED)
+    if not match or len(match.group(1)) > MAX_DIGITS:
+        raise ConfigError(variable, f"'{clip(text)}' is not a number of CPUs", CPU_ALLOWED)
     cpus = float(match.group(1)) / (1000 if match.group(2) else 1)
     if cpus <= 0:
         raise ConfigError(variable, f"'{text}' is not more than 0 CPUs", CPU_ALLOWED)
@@ -50,8 +52,8 @@ def parse_cpus(variable: str, text: str) -> float:
 
 def parse_memory(variable: str, text: str) -> int:
     match = _MEMORY.match(text.strip())
-    if not match or not match.group(2):
-        raise ConfigError(variable, f"'{text}' is not a memory size", MEMORY_ALLOWED)
+    if not match or not match.group(2) or len(match.group(1)) > MAX_DIGITS:
+        raise ConfigError(variable, f"'{clip(text)}' is not a memory size", MEMORY_ALLOWED)
     size = int(float(match.group(1)) * 1024 ** _UNITS[match.group(2)[0].lower()])
     if size < MIN_MEMORY:
         raise ConfigError(variable, f"'{text}' is less than Docker's minimum of 6 MiB", MEMORY_ALLOWED)

@@ -17,7 +17,8 @@ def test_cpus(text, cpus):
     assert resources.parse_cpus("DIND_NODE_CPUS", text) == cpus
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5.2", "", "0m", "2 cpus"])
+@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5.2", "", "0m", "2 cpus",
+                                  "1" * 400, "\u0663", "1e999"])   # no infinity, only ASCII digits
 def test_bad_cpus_are_one_line_errors(text):
     with pytest.raises(ConfigError, match=r"^DIND_NODE_CPUS: '.*' is .*; use a positive number of CPUs"):
         resources.parse_cpus("DIND_NODE_CPUS", text)
@@ -29,7 +30,8 @@ def test_memory(text, size):
     assert resources.parse_memory("DIND_NODE_MEMORY", text) == size
 
 
-@pytest.mark.parametrize("text", ["0", "0g", "-1g", "lots", "2048", "1k", "2gigs"])
+@pytest.mark.parametrize("text", ["0", "0g", "-1g", "lots", "2048", "1k", "2gigs",
+                                  "1" * 400 + "g", "\u0663g"])   # no overflow, only ASCII digits
 def test_bad_memory_is_a_one_line_error(text):
     with pytest.raises(ConfigError, match=r"^DIND_NODE_MEMORY: '.*' is .*; use a positive size with a unit"):
         resources.parse_memory("DIND_NODE_MEMORY", text)

@@ -17,7 +17,6 @@ from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.errors import DindError, Timeout
 from dind_cluster.helpers64 import engine_is_local
-from dind_cluster.parallel import run_all
 from dind_cluster.paths import cache_dir
 from dind_cluster.preflight import BR_NETFILTER_FIX
 
@@ -76,11 +75,8 @@ def _started(ctx: ActionContext, create, nodes: tuple) -> list:
     init`, which everything waits for, get the CPU first and the workers' boots fill the gaps."""
     if not nodes:
         return []
-    groups = [(tuple(n for n in nodes if n.role == "master"), None),
-              (tuple(n for n in nodes if n.role != "master"), backend.BOOT_CPU_SHARES)]
     with ctx.progress.step(f"Starting {len(nodes)} more node container(s)"):
-        made = run_all(lambda group: create(*group) if group[0] else [], groups)
-    return made[0] + made[1]
+        return create(nodes, {n.name: backend.BOOT_CPU_SHARES for n in nodes if n.role != "master"})
 
 
 def _booted_when_started(ctx: ActionContext, creating: Future) -> list:

@@ -14,10 +14,9 @@ from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, wait_until
 from dind_cluster.backend.helpers64 import ensure_helper_image
 from dind_cluster.backend.network import static_endpoint
-from dind_cluster.backend.nodes import APISERVER_CONTAINER_PORT, Created, _remove, existing_ours
+from dind_cluster.backend.nodes import APISERVER_CONTAINER_PORT, Created, _remove_stale_container, existing_ours
 from dind_cluster.naming import ROLE_LABEL
 from dind_cluster.plan import ClusterPlan
-from dind_cluster.settings import DEFAULT_BASE_IMAGE
 
 BOOT_TIMEOUT = 30.0
 
@@ -39,11 +38,8 @@ def ensure_balancer(client, plan: ClusterPlan, environ: Mapping[str, str], *, cr
     """(Re)create and start the balancer; returns its container, serving. None for one master."""
     if plan.balancer is None:
         return None
-    base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
-    image = ensure_helper_image(client, pure.ROLE, base, progress)
-    old = existing_ours(client, plan, plan.balancer.name)
-    if old is not None:
-        _remove(old, "container")
+    image = ensure_helper_image(client, pure.ROLE, environ, progress)   # apt through the proxy settings too
+    _remove_stale_container(client, plan, plan.balancer.name)
     with docker_errors(f"creating the load balancer {plan.balancer.name}"):
         container = client.containers.create(**balancer_options(client, plan, image, apiserver_port))
     created.containers.append(container)

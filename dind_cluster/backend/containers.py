@@ -177,11 +177,6 @@ def boot_report(container, wait: int = 0, units: Iterable[str] = ()) -> BootRepo
     return parse_boot_report(out)
 
 
-def node_state(container, wait: int = 0) -> str:
-    """'ready', or what is still missing: systemd's state or 'containerd'."""
-    return boot_report(container, wait).state
-
-
 def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeout: float,
                interval: float = 0.2) -> None:
     """Poll until `is_ready(container)` returns "ready" (else it says what is missing). A container

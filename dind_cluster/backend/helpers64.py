@@ -38,9 +38,7 @@ def ensure_helpers(client: docker.DockerClient, plan: ClusterPlan, environ: Mapp
     if plan.ip_mode != "ipv6":
         return []
     created = created if created is not None else Created()
-    base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
-    build_env = registry_plan.proxy_env(registries.parse_proxy(environ))   # apt behind a proxy
-    tags = {role: ensure_helper_image(client, role, base, progress, build_env) for role in (NAT64, DNS64)}
+    tags = {role: ensure_helper_image(client, role, environ, progress) for role in (NAT64, DNS64)}
     helpers = [_ensure_helper(client, plan, role, tags[role], created) for role in tags]
     for container in helpers:
         wait_for_helper(container)
@@ -70,9 +68,12 @@ def helper_image_tag(client: docker.DockerClient, role: str, base: str) -> str:
     return helper_images.image_tag(client, CONTEXT_DIRS[role], REPOSITORIES[role], base)
 
 
-def ensure_helper_image(client: docker.DockerClient, role: str, base: str,
-                        progress: Progress = None, build_env: Optional[Mapping[str, str]] = None) -> str:
-    """The helper image's tag, built FROM `base` when missing (Debian packages via apt)."""
+def ensure_helper_image(client: docker.DockerClient, role: str, environ: Mapping[str, str],
+                        progress: Progress = None) -> str:
+    """The helper image's tag, built when missing FROM DIND_BASE_IMAGE (Debian packages via apt,
+    through the proxy settings of `environ`)."""
+    base = (environ.get("DIND_BASE_IMAGE") or "").strip() or DEFAULT_BASE_IMAGE
+    build_env = registry_plan.proxy_env(registries.parse_proxy(environ))
     return helper_images.ensure_image(client, CONTEXT_DIRS[role], REPOSITORIES[role], base, progress, build_env)
 
 

@@ -13,6 +13,7 @@ import docker
 import docker.errors
 
 from dind_cluster.backend.client import docker_errors
+from dind_cluster.balancer import ROLE as BALANCER_ROLE
 from dind_cluster.backend.containers import Content, put_files
 from dind_cluster.backend.network import static_endpoint
 from dind_cluster.backend.registry import release as release_registries
@@ -26,7 +27,6 @@ from dind_cluster.plan import ClusterPlan, NodePlan, Shape, shape_from_names
 
 NODE_LABEL = "dind-cluster.io/node"
 BALANCER_LABEL = "dind-cluster.io/balancer"   # on nodes (and so snapshots) of an HA control plane
-BALANCER_ROLE = "load-balancer"
 NODE_ROLES = ("master", "worker")
 SNAPSHOT_LABEL = "dind-cluster.io/snapshot"
 NODE_ENV_PATH = "/etc/dind/node.env"
@@ -119,13 +119,13 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
                  extra_files: Optional[Mapping[str, Mapping[str, Content]]] = None,
                  progress: Optional[Callable[[str], None]] = None,
                  apiserver_port: Optional[int] = None, created: Optional[Created] = None,
-                 nodes: Optional[tuple] = None, cpu_shares: Optional[int] = None) -> list:
+                 nodes: Optional[tuple] = None, cpu_shares: Optional[Mapping[str, int]] = None) -> list:
     """Create and start every node (or `nodes`) in parallel; returns containers, master first.
 
     `image` is one image for all nodes or {node name: image} (restore from snapshots);
     `extra_files` is {node name: {path: content}} put in before start; existing volumes are
-    reused, which is what keeps a cluster's state across `down` and `up`; `cpu_shares` is a CPU
-    weight for them until `restore_cpu_shares`.
+    reused, which is what keeps a cluster's state across `down` and `up`; `cpu_shares` is
+    {node name: CPU weight} for nodes that start with one until `restore_cpu_shares`.
     """
     created = created if created is not None else Created()
     todo = nodes if nodes is not None else plan.nodes
@@ -137,7 +137,7 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
         node_image = image if isinstance(image, str) else image[node.name]
         files = {NODE_ENV_PATH: node_env(plan, node), **(extra_files or {}).get(node.name, {})}
         container = _create_node(client, plan, node, node_image, run_mode,
-                                 apiserver_port, created, seeds_var, cpu_shares)
+                                 apiserver_port, created, seeds_var, (cpu_shares or {}).get(node.name))
         put_files(container, files)
         with docker_errors(f"starting node {node.name}"):
             container.start()

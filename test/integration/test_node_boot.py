@@ -1,13 +1,13 @@
 """A node's first boot, cheaply: Docker copies nothing into its fresh /var volume (mounted nocopy
 because the node image's label says its entrypoint seeds /var from the image), the entrypoint does,
 before systemd starts; a restarted node keeps its /var. Units a node has no use for stay inactive
-and the node still reaches the state node_state waits for. Real engine, real systemd."""
+and the node still reaches the state the boot wait waits for. Real engine, real systemd."""
 from __future__ import annotations
 
 import docker
 import pytest
 
-from dind_cluster.backend.containers import exec_in, node_state, wait_for_nodes
+from dind_cluster.backend.containers import boot_report, exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.nodes import create_nodes
 from dind_cluster.backend.runmode import detect_run_mode
@@ -117,7 +117,7 @@ KEPT = ("dbus.service", "systemd-journald.service", "systemd-tmpfiles-setup.serv
 def test_units_a_node_has_no_use_for_stay_inactive_and_it_still_boots(cluster):
     _, nodes = cluster
     for node in nodes:
-        assert node_state(node) == "ready"
+        assert boot_report(node).state == "ready"
         for unit in LEAN + KEPT:
             load, active = exec_in(node, ["systemctl", "show", "-p", "LoadState", "-p", "ActiveState",
                                           "--value", unit])[1].split()

@@ -442,7 +442,8 @@ def test_workers_boot_at_a_low_cpu_weight_and_get_the_default_back(engine, scope
     mode = detect_run_mode(engine, node_image, plan.labels)
     ensure_network(engine, plan)
     master = create_nodes(engine, plan, node_image, mode, nodes=plan.nodes[:1])[0]
-    worker = create_nodes(engine, plan, node_image, mode, nodes=plan.nodes[1:], cpu_shares=BOOT_CPU_SHARES)[0]
+    worker = create_nodes(engine, plan, node_image, mode, nodes=plan.nodes[1:],
+                          cpu_shares={plan.nodes[1].name: BOOT_CPU_SHARES})[0]
     default, low = cgroup_cpu_weight(master), cgroup_cpu_weight(worker)
     assert low < default / 4
     wait_for_nodes([master, worker], timeout=90)

@@ -51,8 +51,9 @@ def check(*names: str) -> Callable[[Check], Check]:
     return register
 
 
-def problems(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> List[ConfigError]:
-    """Every ConfigError the settings have: one per variable, table entries first, then the plan's."""
+def _checked(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]]) -> tuple:
+    """(every ConfigError the settings have: one per variable, table entries first, then the
+    plan's; the plan, None when it couldn't be made)."""
     found: List[ConfigError] = []
     for name, func in CHECKS.items():
         text = (values.get(name) or "").strip()
@@ -61,11 +62,11 @@ def problems(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] =
     for name in sorted(n for n in values if _COMPONENT_ARG.match(n)):
         _collect(found, lambda text, _v, n=name: component_arg(n, text), values.get(name) or "", values)
     try:
-        make_plan(values, label_ids)
+        return found, make_plan(values, label_ids)
     except ConfigError as exc:
         if exc.variable not in {e.variable for e in found}:
             found.append(exc)
-    return found
+    return found, None
 
 
 def _collect(found: List[ConfigError], func: Check, text: str, values: Mapping[str, str]) -> None:
@@ -79,10 +80,10 @@ def _collect(found: List[ConfigError], func: Check, text: str, values: Mapping[s
 
 def validated_plan(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]] = None) -> ClusterPlan:
     """The plan, once every setting passed; else ConfigErrors listing every problem."""
-    errors = problems(values, label_ids)
+    errors, plan = _checked(values, label_ids)
     if errors:
         raise ConfigErrors(errors)
-    return make_plan(values, label_ids)
+    return plan
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -155,10 +156,7 @@ def use_hairpin(text: str, values: Mapping[str, str]) -> bool:
 
 @check("DIND_K8S_VERSION")
 def k8s_version(text: str, values: Mapping[str, str]) -> str:
-    """kubeadm.py's own rules: a full release it has templates for."""
-    from . import kubeadm  # here: kubeadm imports jinja2, which `config --json` needn't load
-
-    kubeadm.api_version_for(text)
+    """kubeadm.py's own rules: a full release of a minor versions.py knows."""
     return kubeadm.kubernetes_version(text)
 
 
@@ -259,8 +257,6 @@ def for_each(func: Callable[[str, str], Any], *names: str) -> None:
 
 
 def feature_gates(variable: str, text: str) -> Dict[str, bool]:
-    from . import kubeadm
-
     return kubeadm.parse_feature_gates(variable, text)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Iterable, List, Mapping, Tuple
 
-from dind_cluster import validation
 from dind_cluster.naming import DEFAULT_CLUSTER_KEY, context_name, suffix_of_key
 
 Candidate = Tuple[str, str]  # (value, help shown by zsh and fish)
@@ -19,10 +18,14 @@ def matching(candidates: Iterable[Candidate], incomplete: str) -> List[Candidate
 
 
 def ip_modes(incomplete: str) -> List[Candidate]:
+    from dind_cluster import validation   # here: it loads netaddr, which `--help` needn't
+
     return matching(((m, "IP_MODE") for m in validation.IP_MODES), incomplete)
 
 
 def cni_plugins(incomplete: str) -> List[Candidate]:
+    from dind_cluster import validation
+
     return matching(((p, "CNI_PLUGIN") for p in validation.CNI_PLUGINS), incomplete)
 
 

@@ -54,7 +54,7 @@ def cluster_kubeconfig(client, context: str, internal: bool = False, variable: s
     """The kubeconfig of one cluster: its cluster, user and context all named `context`."""
     cluster, master, container = running_master(client, context, variable)
     _, admin_conf = exec_in(container, ["cat", ADMIN_CONF])
-    server = internal_server(cluster, master) if internal else loopback_server(master)
+    server = internal_server(cluster, master) if internal else loopback_server(cluster.apiserver_node() or master)
     return kubeconfig.cluster_entry(admin_conf, context, server)
 
 

@@ -22,8 +22,8 @@ def state(cluster: ClusterFacts) -> str:
 
 
 def apiserver_url(cluster: ClusterFacts) -> Optional[str]:
-    masters = [n for n in cluster.nodes if n.role == "master" and n.apiserver]
-    return server_url(*masters[0].apiserver) if masters else None
+    node = cluster.apiserver_node()
+    return server_url(*node.apiserver) if node is not None and node.apiserver else None
 
 
 def as_json(cluster: ClusterFacts) -> dict:

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Tuple
 import docker
 
 from dind_cluster.backend.client import docker_errors
+from dind_cluster.balancer import ROLE as BALANCER_ROLE
 from dind_cluster.backend.nodes import APISERVER_CONTAINER_PORT
 from dind_cluster.naming import CLUSTER_LABEL, IP_MODE_LABEL, ROLE_LABEL
 
@@ -15,7 +16,7 @@ from dind_cluster.naming import CLUSTER_LABEL, IP_MODE_LABEL, ROLE_LABEL
 @dataclass(frozen=True)
 class NodeFacts:
     name: str
-    role: str                 # master | worker
+    role: str                 # master | worker (| load-balancer)
     status: str               # Docker's: running, paused, exited, created …
     ips: Tuple[str, ...]      # on the cluster's networks, IPv4 first
     apiserver: Optional[Tuple[str, int]] = None  # (host address, port) published for 6443
@@ -28,6 +29,14 @@ class ClusterFacts:
     nodes: Tuple[NodeFacts, ...]  # master first
     volumes: int
     networks: int
+    balancer: Optional[NodeFacts] = None   # an HA control plane's load balancer
+
+    def apiserver_node(self) -> Optional[NodeFacts]:
+        """The container that publishes the apiserver on the host: an HA control plane's balancer,
+        else the first master that does."""
+        if self.balancer is not None:
+            return self.balancer
+        return next((n for n in self.nodes if n.role == "master" and n.apiserver), None)
 
 
 def clusters_on_engine(client: docker.DockerClient, key: Optional[str] = None) -> List[ClusterFacts]:
@@ -52,9 +61,10 @@ def clusters_on_engine(client: docker.DockerClient, key: Optional[str] = None) -
 def _facts(key: str, entry: dict) -> ClusterFacts:
     nodes = [_node(c) for c in entry["containers"] if (c.get("Labels") or {}).get(ROLE_LABEL) in ("master", "worker")]
     nodes.sort(key=lambda n: (n.role != "master", n.name))
+    balancers = [_node(c) for c in entry["containers"] if (c.get("Labels") or {}).get(ROLE_LABEL) == BALANCER_ROLE]
     modes = {(doc.get("Labels") or {}).get(IP_MODE_LABEL) for docs in entry.values() for doc in docs} - {None}
     return ClusterFacts(key, sorted(modes)[0] if modes else None, tuple(nodes),
-                        len(entry["volumes"]), len(entry["networks"]))
+                        len(entry["volumes"]), len(entry["networks"]), balancers[0] if balancers else None)
 
 
 def _node(summary: dict) -> NodeFacts:

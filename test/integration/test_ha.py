@@ -54,6 +54,16 @@ def test_kubectl_through_the_balancer_lists_all_four(engine, ha):
         assert "controlPlane:" in join and "certificateKey:" in join
 
 
+def test_get_kubeconfig_and_list_name_the_balancers_published_port(engine, ha):
+    """In an HA control plane only the balancer publishes the apiserver: what `up` merged into the
+    kubeconfig, `get kubeconfig` and `list` must say the same."""
+    lb = engine.containers.get(f"kube-lb-cluster-{ha['CLUSTER_ID']}")
+    server = f"https://127.0.0.1:{lb.attrs['NetworkSettings']['Ports']['6443/tcp'][0]['HostPort']}"
+    assert f"server: {server}" in cli(ha, "get", "kubeconfig").stdout
+    listing = json.loads(cli(ha, "list", "--json").stdout)
+    assert [c["apiserver"] for c in listing if c["context"] == f"dind-cluster-{ha['CLUSTER_ID']}"] == [server]
+
+
 def test_every_master_serves_the_whole_node_list(engine, ha):
     for master in names(ha)[:3]:
         _, out = exec_in(engine.containers.get(master), ["kubectl", "get", "nodes", "-o", "name"])

@@ -31,6 +31,7 @@ from .images import K8S_BINARIES, NO_IMAGES
 from .network import nat64_prefix, parse_cidr
 from .numbers import parse_int, parse_seconds
 from .plan import ClusterPlan, make_plan
+from .settings import COMPONENT_ARG
 
 Check = Callable[[str, Mapping[str, str]], Any]
 CHECKS: Dict[str, Check] = {}
@@ -39,7 +40,7 @@ MAX_WAIT_TIMEOUT = 7 * 24 * 3600
 _IMAGE_REF = re.compile(r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
                         r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
                         r"(?:@sha256:[0-9a-f]{64})?$")
-_COMPONENT_ARG = re.compile(r"^(APISERVER|CONTROLLER_MANAGER|SCHEDULER)_[a-z][a-z0-9_]*$")
+DOCKER_HOST_FORMS = "use unix:///path/docker.sock, tcp://host:port or ssh://user@host"
 
 
 def check(*names: str) -> Callable[[Check], Check]:
@@ -59,7 +60,7 @@ def _checked(values: Mapping[str, str], label_ids: Optional[Mapping[str, int]]) 
         text = (values.get(name) or "").strip()
         if text:
             _collect(found, func, text, values)
-    for name in sorted(n for n in values if _COMPONENT_ARG.match(n)):
+    for name in sorted(n for n in values if COMPONENT_ARG.match(n)):
         _collect(found, lambda text, _v, n=name: component_arg(n, text), values.get(name) or "", values)
     try:
         return found, make_plan(values, label_ids)
@@ -228,7 +229,7 @@ def engine_timeout(text: str, values: Mapping[str, str]) -> float:
 @check("DOCKER_HOST")
 def docker_host(text: str, values: Mapping[str, str]) -> str:
     """The forms the Docker SDK takes, with a host and a port in range where they belong."""
-    allowed = "use unix:///path/docker.sock, tcp://host:port or ssh://user@host"
+    allowed = DOCKER_HOST_FORMS
     try:
         url = urlsplit(text)
         port = url.port

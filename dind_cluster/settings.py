@@ -49,7 +49,7 @@ KNOWN = (
     "DIND_NODE_CPUS", "DIND_NODE_MEMORY", "DIND_MASTER_CPUS", "DIND_MASTER_MEMORY", "DIND_WORKER_CPUS",
     "DIND_WORKER_MEMORY",
 )
-_COMPONENT_ARG = re.compile(r"^(APISERVER|CONTROLLER_MANAGER|SCHEDULER)_[a-z][a-z0-9_]*$")
+COMPONENT_ARG = re.compile(r"^(APISERVER|CONTROLLER_MANAGER|SCHEDULER)_[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 SOURCE_DEFAULT = "default"
@@ -90,7 +90,7 @@ class Settings(Mapping[str, Setting]):
     def listed(self) -> list[tuple[str, Setting]]:
         """What `config` prints: the known variables, then any component extra-arg variables."""
         names = [n for n in KNOWN if n in self._entries]
-        names += sorted(n for n in self._entries if _COMPONENT_ARG.match(n) and n not in names)
+        names += sorted(n for n in self._entries if COMPONENT_ARG.match(n) and n not in names)
         return [(n, self._entries[n]) for n in names]
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from dind_cluster import cni, kubeadm, kubeadm_args, resources
+from dind_cluster import cni, images, kubeadm, kubeadm_args, resources
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.backend.containers import exec_in, put_files
 from dind_cluster.errors import ConfigError, DindError, Timeout
@@ -35,7 +35,7 @@ def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
 
 def kubeadm_version(master) -> str:
     """The version of kubeadm in the node image decides the config API and its fields."""
-    _, out = exec_in(master, ["kubeadm", "version", "-o", "short"])
+    _, out = exec_in(master, images.kubeadm_version_argv())
     lines = out.strip().splitlines()
     if not lines:
         raise DindError(f"kubeadm in {master.name} printed no version ('kubeadm version -o short')",

@@ -8,6 +8,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from dind_cluster.checks import DOCKER_HOST_FORMS
 from dind_cluster.errors import ConfigError, DockerError, EngineUnreachable
 
 _clients: dict = {}
@@ -43,14 +44,13 @@ def _connecting(where: str, answer_timeout: float) -> Iterator[None]:
     try:
         yield
     except (ValueError, TypeError) as exc:  # urllib/SDK parsing of a malformed DOCKER_HOST
-        raise ConfigError("DOCKER_HOST", f"'{where}' is not an engine address ({exc})", HOST_FORMS) from None
+        raise ConfigError("DOCKER_HOST", f"'{where}' is not an engine address ({exc})", DOCKER_HOST_FORMS) from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         timed_out = isinstance(exc, requests.exceptions.Timeout) or _reason(exc) == "timed out"
         reason = f"no answer within {answer_timeout:g} s" if timed_out else _reason(exc)
         raise EngineUnreachable(f"at {where}: {reason}") from None
 
 
-HOST_FORMS = "use unix:///path/docker.sock, tcp://host:port or ssh://user@host"
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from typing import Optional
 
 import docker
@@ -15,6 +16,9 @@ from dind_cluster.preflight import overlap
 
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+# How long a network refused for active endpoints, with none attached, gets before the second try:
+# the engine may still be releasing the endpoint of a container whose removal has just returned.
+ENDPOINTS_SETTLE = 0.5   # seconds
 
 
 def static_endpoint(client, ips) -> dict:
@@ -84,3 +88,36 @@ def _reuse(net, plan: ClusterPlan):
                           f"{', '.join(want)}",
                           "run 'dind-cluster clean' for this cluster to remove it first")
     return net
+
+
+def remove_network(net) -> None:
+    """Remove one network of ours; when the engine refuses it as in use, say by what.
+
+    Docker Engine before 28.1 can go on counting endpoints on a network whose containers were removed
+    at the same time, with none attached (moby/moby#42119); only a dockerd restart recounts them."""
+    if _removed_or_in_use(net):
+        return
+    time.sleep(ENDPOINTS_SETTLE)
+    with docker_errors(f"inspecting network {net.name}"):
+        net.reload()
+    attached = sorted(info.get("Name") or cid[:12] for cid, info in (net.attrs.get("Containers") or {}).items())
+    if attached:
+        raise DockerError(f"removing network {net.name}: still attached: {', '.join(attached)}",
+                          f"remove those containers or 'docker network disconnect {net.name} <container>', "
+                          "then run clean again")
+    if not _removed_or_in_use(net):
+        raise DockerError(f"removing network {net.name}: the Docker engine counts endpoints on it though no "
+                          "container is attached (an engine bug fixed in Docker 28.1, moby/moby#42119)",
+                          "restart dockerd (it recounts them when it starts), then run clean again")
+
+
+def _removed_or_in_use(net) -> bool:
+    """True when the network went; False when the engine refused it for active endpoints."""
+    with docker_errors(f"removing network {net.name}"):
+        try:
+            net.remove()
+        except docker.errors.APIError as exc:
+            if "active endpoints" in str(exc.explanation or exc):
+                return False
+            raise
+    return True

@@ -15,7 +15,7 @@ import docker.errors
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.balancer import ROLE as BALANCER_ROLE
 from dind_cluster.backend.containers import Content, put_files
-from dind_cluster.backend.network import static_endpoint
+from dind_cluster.backend.network import remove_network, static_endpoint
 from dind_cluster.backend.registry import release as release_registries
 from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
@@ -373,7 +373,7 @@ def _remove(obj, kind: str) -> None:
                 obj.client.images.remove(obj.id, force=True)
             elif kind == "network":
                 release_registries(obj)   # the shared local registry outlives the network
-                obj.remove()
+                remove_network(obj)
             else:
                 obj.remove()
     except DockerError:

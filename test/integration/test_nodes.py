@@ -340,6 +340,22 @@ def test_clean_removes_everything_labelled_and_spares_unlabelled_canaries(
 
 
 @pytest.mark.docker
+def test_clean_names_a_foreign_container_that_keeps_the_network_in_use(engine, scope, node_image):
+    plan = scope.plan()
+    ensure_network(engine, plan)
+    stranger = engine.containers.run(node_image, ["sleep", "300"], entrypoint=[], detach=True,
+                                     network=plan.network.name, labels=scope.labels,
+                                     name=f"debug-shell-{scope.value}")
+    with pytest.raises(DockerError) as refused:
+        clean(engine, plan.cluster_key)
+    assert f"still attached: debug-shell-{scope.value}" in refused.value.message
+    assert "docker network disconnect" in refused.value.hint
+    stranger.remove(force=True)
+    clean(engine, plan.cluster_key)
+    assert list_cluster(engine, plan.cluster_key).networks == []
+
+
+@pytest.mark.docker
 def test_ensure_network_refuses_a_foreign_network_of_the_same_name(engine, scope):
     plan = scope.plan()
     engine.networks.create(plan.network.name, labels=scope.labels)

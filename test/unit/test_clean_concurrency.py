@@ -4,7 +4,8 @@ the four listings together, then the containers, then volumes, networks and snap
 listings take the engine's list answer instead of inspecting each container one after another.
 The real engine's part is in test/integration/test_nodes.py; here fakes of the SDK classes record the
 order, and a barrier that every call of a phase must reach proves the calls of that phase overlap
-(serial calls break it)."""
+(serial calls break it). Last, a network the engine won't let go: one error line that says why.
+"""
 from __future__ import annotations
 
 import threading
@@ -12,12 +13,14 @@ from unittest.mock import create_autospec
 
 import docker
 import docker.errors
+import pytest
 from docker.models.containers import Container, ContainerCollection
 from docker.models.images import Image, ImageCollection
 from docker.models.networks import Network, NetworkCollection
 from docker.models.volumes import Volume, VolumeCollection
 
-from dind_cluster.backend import nodes
+from dind_cluster.backend import network, nodes
+from dind_cluster.errors import DockerError
 from dind_cluster.naming import CLUSTER_LABEL
 from dind_cluster.plan import Shape, make_plan
 
@@ -171,3 +174,56 @@ def test_node_containers_are_inspected_at_once_and_only_the_nodes():
     engine.client.containers.get.side_effect = inspect
     assert [c.name for c in nodes.node_containers(engine.client, "cluster-9")] == [
         "kube-master", "kube-node-1", "kube-node-2"]
+
+
+ACTIVE = docker.errors.APIError("403 Forbidden", explanation=(
+    "error while removing network: network n0 id 0123 has active endpoints"))
+
+
+@pytest.fixture
+def no_settling(monkeypatch):
+    monkeypatch.setattr(network, "ENDPOINTS_SETTLE", 0.0)
+
+
+def refusing(engine: Engine, times: int, attached: dict = None) -> list:
+    """The network refuses removal `times` times for active endpoints, showing `attached` containers."""
+    network = engine.objects["network"][0]
+    network.attrs = {"Containers": dict(attached or {})}
+    tries: list = []
+
+    def remove(*args, **kwargs):
+        tries.append(1)
+        if len(tries) <= times:
+            raise ACTIVE
+        engine._removed("n0")
+    network.remove.side_effect = remove
+    return tries
+
+
+def test_a_network_still_counted_in_use_with_nothing_attached_fails_clean_naming_the_engine_bug(no_settling):
+    # Docker Engine before 28.1 can go on counting endpoints on a network whose containers were
+    # removed at the same time (moby/moby#42119); only a dockerd restart recounts them.
+    engine = Engine(containers=2, volumes=1, networks=1, images=0)
+    tries = refusing(engine, times=99)
+    with pytest.raises(DockerError) as failed:
+        nodes.clean(engine.client, "cluster-9")
+    assert len(tries) == 2
+    assert sorted(engine.log) == ["c0", "c1", "v0"]    # everything else went
+    assert "network n0" in failed.value.message and "no container is attached" in failed.value.message
+    assert "moby/moby#42119" in failed.value.message and "restart dockerd" in failed.value.hint
+
+
+def test_a_network_whose_endpoints_go_just_after_its_containers_is_removed_on_the_second_try(no_settling):
+    engine = Engine(containers=2, volumes=0, networks=1, images=0)
+    tries = refusing(engine, times=1)
+    nodes.clean(engine.client, "cluster-9")
+    assert len(tries) == 2 and sorted(engine.log) == ["c0", "c1", "n0"]
+
+
+def test_a_network_another_container_is_attached_to_names_that_container(no_settling):
+    engine = Engine(containers=1, volumes=0, networks=1, images=0)
+    tries = refusing(engine, times=99, attached={"abc123": {"Name": "someones-debug-shell"}})
+    with pytest.raises(DockerError) as failed:
+        nodes.clean(engine.client, "cluster-9")
+    assert len(tries) == 1
+    assert "someones-debug-shell" in failed.value.message and "docker network disconnect" in failed.value.hint

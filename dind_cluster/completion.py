@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, List, Mapping, Tuple
 
-from dind_cluster.naming import DEFAULT_CLUSTER_KEY, context_name, suffix_of_key
+from dind_cluster.naming import DEFAULT_CLUSTER_KEY, context_name, numbered, suffix_of_key
 
 Candidate = Tuple[str, str]  # (value, help shown by zsh and fish)
 
@@ -52,12 +52,12 @@ def contexts(environ: Mapping[str, str], incomplete: str) -> List[Candidate]:
 
 
 def cluster_ids(environ: Mapping[str, str], incomplete: str) -> List[Candidate]:
-    """CLUSTER_ID values of numbered clusters (`cluster-10` -> 10, `foo-3` -> 3)."""
+    """CLUSTER_ID values of numbered clusters (`cluster-10` -> 10, `foo-3` -> 3; not `foo-300`)."""
     found = []
     for cluster in _clusters(environ):
-        number = cluster.key.rpartition("-")[2]
-        if cluster.key != DEFAULT_CLUSTER_KEY and number.isdigit():
-            found.append((number, context_name(suffix_of_key(cluster.key))))
+        label_and_id = numbered(cluster.key)
+        if label_and_id:
+            found.append((label_and_id[1], context_name(suffix_of_key(cluster.key))))
     return matching(found, incomplete)
 
 
@@ -65,11 +65,11 @@ def labels(environ: Mapping[str, str], incomplete: str) -> List[Candidate]:
     """DIND_LABEL values of labelled clusters (`foo` -> foo; `foo-3` -> foo, with CLUSTER_ID 3)."""
     found = []
     for cluster in _clusters(environ):
-        label, _, number = cluster.key.rpartition("-")
-        if cluster.key == DEFAULT_CLUSTER_KEY or (label == "cluster" and number.isdigit()):
-            continue
-        found.append((label, f"with --cluster-id {number}") if label and number.isdigit()
-                     else (cluster.key, context_name(suffix_of_key(cluster.key))))
+        label, number = numbered(cluster.key) or (cluster.key, None)
+        if cluster.key == DEFAULT_CLUSTER_KEY or (label, bool(number)) == ("cluster", True):
+            continue   # the default label's clusters: CLUSTER_ID alone names them
+        found.append((label, f"with --cluster-id {number}") if number
+                     else (label, context_name(suffix_of_key(cluster.key))))
     return matching(found, incomplete)
 
 

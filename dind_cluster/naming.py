@@ -76,10 +76,10 @@ def is_label_derived(label_text: Optional[str], id_text: Optional[str]) -> bool:
     label = (label_text or "").strip()
     if (id_text or "").strip() or label in ("", DEFAULT_DIND_LABEL):
         return False
-    return _numbered(label) is None
+    return numbered(label) is None
 
 
-def _numbered(label: str) -> Optional[tuple[str, str]]:
+def numbered(label: str) -> Optional[tuple[str, str]]:
     """(label, ID) of a label ending in `-<N>` with N a cluster ID, e.g. ('foo', '3'), else None."""
     match = _NUMBERED_LABEL_RE.match(label)
     return (match.group(1), match.group(2)) if match and int(match.group(2)) <= MAX_CLUSTER_ID else None
@@ -103,9 +103,9 @@ def resolve_identity(label_text: Optional[str], id_text: Optional[str],
         label = f"cluster-{cluster_id}"
         return Identity(label, cluster_id, f"-{label}")
     check_dind_label(label)
-    numbered = _numbered(label)
-    if cluster_id == 0 and numbered:
-        return resolve_identity(*numbered)
+    label_and_id = numbered(label)
+    if cluster_id == 0 and label_and_id:
+        return resolve_identity(*label_and_id)
     if cluster_id == 0:
         return Identity(label, (label_ids or {}).get(label) or legacy_cluster_id(label), f"-{label}")
     label = f"{label}-{cluster_id}"

@@ -60,6 +60,7 @@ CLUSTERS = [
                                         NodeFacts("kube-node-1-cluster-10", "worker", "running", ())), 2, 1),
     ClusterFacts("foo", None, (), 1, 1),
     ClusterFacts("bar-3", "ipv4", (), 1, 1),
+    ClusterFacts("baz-300", "ipv4", (), 1, 1),   # DIND_LABEL=baz-300: 300 is no cluster ID
 ]
 
 
@@ -69,10 +70,12 @@ def engine_clusters(monkeypatch):
 
 
 def test_contexts_ids_and_nodes_complete_from_the_engines_clusters(engine_clusters):
-    assert [v for v, _ in completion.contexts({}, "dind")] == ["dind", "dind-cluster-10", "dind-foo", "dind-bar-3"]
+    assert [v for v, _ in completion.contexts({}, "dind")] == [
+        "dind", "dind-cluster-10", "dind-foo", "dind-bar-3", "dind-baz-300"]
     assert [v for v, _ in completion.contexts({}, "dind-c")] == ["dind-cluster-10"]
     assert completion.cluster_ids({}, "") == [("10", "dind-cluster-10"), ("3", "dind-bar-3")]
-    assert completion.labels({}, "") == [("foo", "dind-foo"), ("bar", "with --cluster-id 3")]
+    assert completion.labels({}, "") == [("foo", "dind-foo"), ("bar", "with --cluster-id 3"),
+                                         ("baz-300", "dind-baz-300")]
     assert [v for v, _ in completion.node_names({}, "kube-node")] == ["kube-node-1-cluster-10"]
     assert ("kube-master", "master of dind") in completion.node_names({}, "")
 

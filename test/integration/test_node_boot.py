@@ -131,3 +131,14 @@ def test_a_complete_copy_whose_move_into_place_was_cut_short_is_finished(engine,
                                               f"{STAGING}/.complete && mkdir /var/lib && ln {STAGING}/var/lib/copied /var/lib/")
     assert exec_in(node, ["test", "-e", STAGING], check=False)[0] == 1
     assert exec_in(node, ["stat", "-c", "%h", "/var/lib/copied"])[1].strip() == "1"   # staging gone
+
+
+def test_a_node_asked_as_soon_as_it_starts_answers_in_one_exec_once_booted(engine, scope, node_image):
+    # systemd's bus comes up a moment after the container starts; asked before that, the report
+    # used to come back empty at once and every node cost the engine two or three execs.
+    plan = scope.plan(workers=0)
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    node = create_nodes(engine, plan, node_image, mode)[0]
+    report = boot_report(node, wait=60, units=("dind-node-setup.service",))
+    assert (report.state, report.units) == ("ready", {"dind-node-setup.service": "active"})

@@ -38,13 +38,13 @@ def ha(tmp_path_factory):
     ca = "sha256:" + ca_hash_like_the_docs(m1.file("/etc/kubernetes/pki/ca.crt"))
     token = m1.run("kubeadm", "token", "create").stdout.strip()
 
-    def join_config(name, ip, key=None, port=p2):
-        text = JOIN_V1BETA4.format(port=p1, token=token, hash=ca, name=name, ip=ip)
+    def join_config(name, ip, key=None, port=p2, via=p1):
+        text = JOIN_V1BETA4.format(port=via, token=token, hash=ca, name=name, ip=ip)
         return write(base / f"{name}.yaml", text + (CONTROL_PLANE.format(port=port, key=key) if key else ""))
     try:
         m2.run("kubeadm", "join", "--config", join_config("kube-master-2", "10.192.0.253", KEY))
         w1.run("kubeadm", "join", "--config", join_config("kube-node-1", "10.192.0.3"))
-        yield dict(m1=m1, m2=m2, w1=w1, join_config=join_config, base=base)
+        yield dict(m1=m1, m2=m2, w1=w1, join_config=join_config, base=base, p2=p2)
     finally:
         for root in (w1, m2, m1):
             root.reset()
@@ -70,6 +70,18 @@ def test_a_wrong_certificate_key_is_refused(ha):
                     ha["join_config"]("kube-master-3", "10.192.0.252", "f" * 64, free_port()), check=False)
     assert res.returncode == 1 and "certificate key does not decrypt" in res.stderr
     assert "kube-master-3" not in nodes(ha["m1"])
+
+
+def test_a_worker_registered_through_a_joined_master_gets_a_pod_cidr_of_its_own(ha):
+    w2 = Root(ha["base"] / "w2")
+    try:
+        w2.run("kubeadm", "join", "--config", ha["join_config"]("kube-node-2", "10.192.0.4", via=ha["p2"]))
+        items = json.loads(ha["m1"].run("kubeadm", "__standin-api", "GET", "/api/v1/nodes").stdout)["items"]
+        cidrs = {n["metadata"]["name"]: n["spec"].get("podCIDR") for n in items}
+        assert cidrs["kube-node-2"] is not None and list(cidrs.values()).count(cidrs["kube-node-2"]) == 1, cidrs
+    finally:
+        w2.reset()
+        ha["m1"].run("kubectl", "delete", "node", "kube-node-2", check=False)
 
 
 def test_drain_and_delete_on_one_master_reach_the_other_and_survive_the_first_going_away(ha):

@@ -11,6 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 packages_file="$here/../image/packages.txt"
 installer="$here/../image/install-packages.sh"
+mirror_script="$here/../image/debian-mirror.sh"
 suite=trixie
 label="dind-cluster.io/image=base"
 
@@ -22,30 +23,18 @@ packages() { entries | awk 'NF == 1 {print $1}'; }
 
 image_name() {
   local hash
-  hash="$( { cat "${BASH_SOURCE[0]}" "$installer"; entries; } | sha256sum | cut -c1-12)"
+  hash="$( { cat "${BASH_SOURCE[0]}" "$installer" "$mirror_script"; entries; } | sha256sum | cut -c1-12)"
   echo "dind-cluster-base:${suite}-${hash}"
 }
 
-# The mirror this machine's apt uses (deb822 or one-line format), else Debian's default.
-debian_mirror() {
-  local uri=""
-  if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-    uri="$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)"
-  fi
-  if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
-    uri="$(awk '/^deb / && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list)"
-  fi
-  echo "${DEBIAN_MIRROR:-${uri:-http://deb.debian.org/debian}}"
-}
+. "$here/../image/debian-mirror.sh"
 
-# Docs, manuals, package lists and caches are dead weight in a node.
+# What the installer (run in the chroot first) leaves: debootstrap's caches and logs, and this
+# machine's identity. The installer drops package lists, docs, manuals and locales itself.
 slim_rootfs() {
   local root="$1"
-  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
-         "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
+  rm -rf "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
          "$root"/var/log/*.log "$root"/etc/hostname "$root"/var/lib/dbus/machine-id
-  find "$root/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
-  find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
   # Every node must generate its own machine id at first boot.
   : > "$root/etc/machine-id"
   # The build host's resolver means nothing in a container (the engine mounts its own).
@@ -62,7 +51,7 @@ pinned_packages() {
   local root="$1"
   say "installing the pinned packages: $(entries | awk 'NF > 1 {printf "%s ", $1}')"
   mkdir -p "$root/var/tmp/dind-build"
-  cp "$packages_file" "$installer" "$root/var/tmp/dind-build/"
+  cp "$packages_file" "$installer" "$mirror_script" "$root/var/tmp/dind-build/"
   mount -t proc proc "$root/proc"
   chroot "$root" sh /var/tmp/dind-build/install-packages.sh /var/tmp/dind-build/packages.txt >&2
   umount "$root/proc"
@@ -71,7 +60,7 @@ pinned_packages() {
 
 build() {
   local name="$1" mirror root start
-  mirror="$(debian_mirror)"
+  mirror="${DEBIAN_MIRROR:-$(debian_mirror)}"
   root="$(mktemp -d /var/tmp/dind-base.XXXXXX)"
   # Global copy: the EXIT trap runs after this function's locals are gone.
   rootfs_tmp="$root"

@@ -15,15 +15,7 @@ installed_version() {
 }
 matches() { case "$1" in $2) return 0 ;; esac; return 1; }
 
-# The mirror the base image's apt uses (deb822 or one-line format).
-mirror() {
-  uri=""
-  [ -r /etc/apt/sources.list.d/debian.sources ] \
-    && uri="$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)"
-  [ -z "$uri" ] && [ -r /etc/apt/sources.list ] \
-    && uri="$(awk '/^deb / && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list)"
-  echo "${uri:-http://deb.debian.org/debian}"
-}
+. "$(dirname "$0")/debian-mirror.sh"
 
 # Source and preferences for one extra suite: never preferred, except the pinned packages.
 # check-valid-until=no: mirrors that keep snapshots serve sid Release files past their date
@@ -31,7 +23,7 @@ mirror() {
 add_suite() {
   suite="$1"
   [ -e "/etc/apt/sources.list.d/dind-$suite.list" ] && return 0
-  echo "deb [check-valid-until=no] $(mirror) $suite main" > "/etc/apt/sources.list.d/dind-$suite.list"
+  echo "deb [check-valid-until=no] $(debian_mirror) $suite main" > "/etc/apt/sources.list.d/dind-$suite.list"
   printf 'Package: *\nPin: release n=%s\nPin-Priority: -1\n\n' "$suite" > "/etc/apt/preferences.d/dind-$suite"
 }
 pin() {

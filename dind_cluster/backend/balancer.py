@@ -12,22 +12,19 @@ from typing import Mapping, Optional
 from dind_cluster import balancer as pure
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.backend.containers import exec_in, put_files, wait_until
+from dind_cluster.backend.helper_containers import base_options, start_helper
 from dind_cluster.backend.helpers64 import ensure_helper_image
-from dind_cluster.backend.network import static_endpoint
 from dind_cluster.backend.nodes import APISERVER_CONTAINER_PORT, Created, _remove_stale_container, existing_ours
-from dind_cluster.naming import ROLE_LABEL
 from dind_cluster.plan import ClusterPlan
 
 BOOT_TIMEOUT = 30.0
 
 
 def balancer_options(client, plan: ClusterPlan, image: str, apiserver_port: Optional[int]) -> dict:
-    """containers.create arguments: static addresses, the published apiserver port, our labels."""
+    """containers.create arguments: a helper's, with the apiserver port published."""
     lb = plan.balancer
-    opts = dict(image=image, name=lb.name, hostname=lb.name, detach=True,
-                network=plan.network.name, networking_config={plan.network.name: static_endpoint(client, lb.ips)},
-                labels={**plan.labels, ROLE_LABEL: pure.ROLE}, tmpfs={"/run": ""},
-                ports={APISERVER_CONTAINER_PORT: (plan.apiserver_host, apiserver_port)})
+    opts = base_options(client, plan, lb.name, lb.ips, pure.ROLE, image)
+    opts["ports"] = {APISERVER_CONTAINER_PORT: (plan.apiserver_host, apiserver_port)}
     if plan.network.ipv6:
         opts["sysctls"] = {"net.ipv6.conf.all.disable_ipv6": "0"}
     return opts
@@ -40,12 +37,9 @@ def ensure_balancer(client, plan: ClusterPlan, environ: Mapping[str, str], *, cr
         return None
     image = ensure_helper_image(client, pure.ROLE, environ, progress)   # apt through the proxy settings too
     _remove_stale_container(client, plan, plan.balancer.name)
-    with docker_errors(f"creating the load balancer {plan.balancer.name}"):
-        container = client.containers.create(**balancer_options(client, plan, image, apiserver_port))
-    created.containers.append(container)
-    put_files(container, {pure.CONFIG_PATH: pure.render_config(plan)})
-    with docker_errors(f"starting the load balancer {plan.balancer.name}"):
-        container.start()
+    container = start_helper(client, balancer_options(client, plan, image, apiserver_port),
+                             {pure.CONFIG_PATH: pure.render_config(plan)}, created,
+                             f"the load balancer {plan.balancer.name}")
     wait_until(container, _serving, what="load balancer", timeout=BOOT_TIMEOUT)
     return container
 

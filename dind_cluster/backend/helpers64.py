@@ -15,8 +15,9 @@ from dind_cluster import helpers64 as pure, registries, registry_plan
 from dind_cluster.backend import helper_images
 from dind_cluster.balancer import ROLE as BALANCER_ROLE
 from dind_cluster.backend.client import docker_errors
-from dind_cluster.backend.containers import exec_in, put_files, run_once, wait_until
-from dind_cluster.backend.network import bridge_of, static_endpoint
+from dind_cluster.backend.containers import exec_in, run_once, wait_until
+from dind_cluster.backend.helper_containers import base_options, start_helper
+from dind_cluster.backend.network import bridge_of
 from dind_cluster.backend.nodes import Created, _remove, existing_ours
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.plan import ClusterPlan
@@ -82,12 +83,9 @@ def ensure_helper_image(client: docker.DockerClient, role: str, environ: Mapping
 def helper_options(client, plan: ClusterPlan, role: str, image: str) -> dict:
     """containers.create arguments of one helper: static addresses, NET_ADMIN, tun for tayga."""
     helper = plan.dns64 if role == DNS64 else plan.nat64
-    endpoint = static_endpoint(client, helper.ips)
     sysctls = {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.all.forwarding": "1"}
-    opts = dict(image=image, name=helper.name, hostname=helper.name, detach=True,
-                network=plan.network.name, networking_config={plan.network.name: endpoint},
-                cap_add=["NET_ADMIN"], sysctls=sysctls, tmpfs={"/run": ""},
-                labels={**plan.labels, ROLE_LABEL: role})
+    opts = {**base_options(client, plan, helper.name, helper.ips, role, image),
+            "cap_add": ["NET_ADMIN"], "sysctls": sysctls}
     if role == NAT64:
         sysctls["net.ipv4.ip_forward"] = "1"
         opts["devices"] = ["/dev/net/tun:/dev/net/tun:rwm"]
@@ -108,13 +106,7 @@ def _ensure_helper(client, plan: ClusterPlan, role: str, image: str, created: Cr
         if old.status == "running" and old.labels.get(DIGEST_LABEL) == digest:
             return old
         _remove(old, "container")   # stopped, or made from another config or image
-    with docker_errors(f"creating the {role} helper {helper.name}"):
-        container = client.containers.create(**opts)
-    created.containers.append(container)
-    put_files(container, files)
-    with docker_errors(f"starting the {role} helper {helper.name}"):
-        container.start()
-    return container
+    return start_helper(client, opts, files, created, f"the {role} helper {helper.name}")
 
 
 def wait_for_helper(container, timeout: float = 60) -> None:

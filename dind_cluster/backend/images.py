@@ -24,7 +24,7 @@ from dind_cluster.images import (IMAGE_LABEL, NO_IMAGES, ImageInputs, KubeadmIma
                                  node_image_settings, node_image_tag, release_arch)
 
 IMAGE_DIR = image_dir()
-NODE_FILES = ("Dockerfile", "packages.txt", "install-packages.sh", "setup.sh")
+NODE_FILES = ("Dockerfile", "packages.txt", "install-packages.sh", "debian-mirror.sh", "setup.sh")
 Progress = Optional[Callable[[str], None]]
 
 

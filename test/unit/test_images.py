@@ -138,12 +138,12 @@ def test_image_dir_holds_an_executable_entrypoint_and_the_kubelet_units():
 
 
 def test_files_of_other_images_in_image_dir_do_not_enter_the_node_context(tmp_path):
-    for rel in ("Dockerfile", "packages.txt", "install-packages.sh", "setup.sh",
+    for rel in ("Dockerfile", "packages.txt", "install-packages.sh", "debian-mirror.sh", "setup.sh",
                 "rootfs/etc/x.conf", "tayga/Dockerfile"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(rel)
-    assert sorted(image_files(tmp_path)) == ["Dockerfile", "install-packages.sh", "packages.txt",
-                                             "rootfs/etc/x.conf", "setup.sh"]
+    assert sorted(image_files(tmp_path)) == ["Dockerfile", "debian-mirror.sh", "install-packages.sh",
+                                             "packages.txt", "rootfs/etc/x.conf", "setup.sh"]
 
 
 def test_bin_dir_must_hold_all_three_binaries(tmp_path):

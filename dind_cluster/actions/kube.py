@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from dind_cluster import cni, images, kubeadm, kubeadm_args, resources
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.backend.containers import exec_in, put_files
+from dind_cluster.backend.containers import exec_in, exec_with_files, put_files
 from dind_cluster.errors import ConfigError, DindError, Timeout
 from dind_cluster.kubeadm_args import KubeadmArgs
 from dind_cluster.parallel import run_all
@@ -31,6 +31,14 @@ def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
     """exec_in, shown with -v: the commands `up` runs in nodes are part of what it explains."""
     ctx.progress.command(container.name, argv)
     return exec_in(container, list(argv))
+
+
+def run_with_config(ctx: ActionContext, node, path: str, config: str, patches: dict,
+                    argv: Sequence[str]) -> tuple:
+    """`run`, with the kubeadm config (shown with -v) and its patches put in by the same exec."""
+    ctx.progress.detail(config)
+    ctx.progress.command(node.name, argv)
+    return exec_with_files(node, {path: config, **patches}, list(argv), mode=0o600)
 
 
 def kubeadm_version(master) -> str:
@@ -57,11 +65,6 @@ def kubeadm_patches(ctx: ActionContext) -> dict:
     return {f"{kubeadm_args.PATCHES_DIR}/{name}": (root / name).read_bytes() for name in names}
 
 
-def _put_config(ctx: ActionContext, node, path: str, config: str, patches: dict) -> None:
-    ctx.progress.detail(config)
-    put_files(node, {path: config, **patches}, mode=0o600)
-
-
 def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[KubeadmArgs] = None,
                 certificate_key: str = "") -> tuple:
     """Render the kubeadm config, put it into the master and run `kubeadm init`; returns the version
@@ -74,9 +77,9 @@ def init_master(ctx: ActionContext, master, cgroup_v1: bool, args: Optional[Kube
     config = kubeadm.render_init_config(ctx.plan, ctx.values, k8s_version=version, cgroup_v1=cgroup_v1,
                                         extra=args.fields, patches=bool(patches),
                                         certificate_key=certificate_key)
-    _put_config(ctx, master, KUBEADM_CONFIG, config, patches)
     upload = ["--upload-certs"] if certificate_key and "--upload-certs" not in args.flags else []
-    _, out = run(ctx, master, ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", *upload, *args.flags])
+    _, out = run_with_config(ctx, master, KUBEADM_CONFIG, config, patches,
+                             ["kubeadm", "init", f"--config={KUBEADM_CONFIG}", *upload, *args.flags])
     return version, kubeadm.join_from_init_output(out)
 
 
@@ -113,8 +116,8 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
                                             extra=args.fields, patches=bool(patches),
                                             certificate_key=certificate_key)
-        _put_config(ctx, container, JOIN_CONFIG, config, patches)
-        run(ctx, container, ["kubeadm", "join", f"--config={JOIN_CONFIG}", *args.flags])
+        run_with_config(ctx, container, JOIN_CONFIG, config, patches,
+                        ["kubeadm", "join", f"--config={JOIN_CONFIG}", *args.flags])
 
     masters = [c for c in joining if by_name[c.name].role == "master"]
     for container in masters:

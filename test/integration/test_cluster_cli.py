@@ -7,6 +7,7 @@ configuration) on different nodes reach each other; down/up keeps state; clean l
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,15 @@ def cluster_env(engine, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(engine, cluster_env):
+def up_events(engine, cluster_env):
+    """`up` of the module's cluster; the engine's container events while it ran."""
+    since = int(time.time()) - 1
     cli(cluster_env, "up")
+    return list(engine.events(since=since, until=int(time.time()) + 1, decode=True, filters={"type": "container"}))
+
+
+@pytest.fixture(scope="module")
+def cluster(up_events, cluster_env):
     return cluster_env
 
 
@@ -63,6 +71,18 @@ def test_workers_join_with_the_token_kubeadm_init_printed(engine, cluster):
         token = next(line.split('"')[1] for line in join_config.splitlines() if line.strip().startswith("token:"))
         _, tokens = exec_in(master, ["cat", "/var/lib/standin/tokens"])
         assert tokens.split()[0] == token   # the first token: the one init made
+
+
+def test_up_puts_files_into_each_node_once_and_runs_two_commands_in_a_worker(cluster, up_events):
+    # Each put_archive or exec costs the engine 40-70 ms of CPU (bench/RESULTS.md), for every node
+    # of the cluster: the files a command needs go in with it, the boot wait asks once.
+    def actions(name):
+        return [e["Action"] for e in up_events if e["Actor"]["Attributes"].get("name") == name]
+    for name in node_names(cluster):
+        assert actions(name).count("extract-to-dir") == 1, (name, actions(name))
+    for worker in node_names(cluster)[1:]:
+        execs = [a for a in actions(worker) if a.startswith("exec_start:")]
+        assert len(execs) == 2, execs   # the boot report, kubeadm join
 
 
 def test_workers_booted_at_a_low_cpu_weight_run_at_the_default_one_after_up(engine, cluster):

@@ -42,6 +42,10 @@ _FIELD = re.compile(rb"[^ \t]+")
 _FULL_LINE = re.compile(rb"[A-Za-z0-9+/]{%d}" % WRAP_COLUMNS)
 _LAST_LINE = re.compile(rb"[A-Za-z0-9+/]{0,%d}={0,2}" % WRAP_COLUMNS)
 _HINT = "copy the whole block from the log, marker lines included"
+
+
+class CorruptBlob(DindError):
+    """The blob's base64 or LZMA data doesn't decode (as against one that is too big)."""
 DEFAULT_MAX_BYTES = 1 << 30          # what split-dump64 unpacks at most (DIND_DUMP_MAX_BYTES)
 _CHUNK = 1 << 20
 
@@ -90,7 +94,7 @@ def _decoded(tokens: list[bytes], use: Callable[[list[bytes]], T]) -> T:
         return use(tokens)
     except DindError as first:
         tail = _wrapped_tail(tokens)
-        if 0 < len(tail) < len(tokens) and "corrupt" in first.message:
+        if 0 < len(tail) < len(tokens) and isinstance(first, CorruptBlob):
             with contextlib.suppress(DindError):
                 return use(tail)
         raise  # the first, strict attempt's error
@@ -243,7 +247,7 @@ def _unpacked(tokens: list[bytes], max_bytes: int) -> Iterator[bytes]:
             try:
                 out = unpacker.decompress(packed, max_length=_CHUNK)
             except lzma.LZMAError as err:
-                raise DindError(f"the dump's LZMA data is corrupt or truncated ({err})", _HINT) from None
+                raise CorruptBlob(f"the dump's LZMA data is corrupt or truncated ({err})", _HINT) from None
             packed, total = b"", total + len(out)
             if total > max_bytes:
                 raise DindError(f"the dump unpacks to more than {max_bytes} bytes; stopped",
@@ -252,7 +256,7 @@ def _unpacked(tokens: list[bytes], max_bytes: int) -> Iterator[bytes]:
             if unpacker.needs_input:
                 break
     if not unpacker.eof:
-        raise DindError("the dump's LZMA data is corrupt or truncated (end of stream missing)", _HINT)
+        raise CorruptBlob("the dump's LZMA data is corrupt or truncated (end of stream missing)", _HINT)
 
 
 def _base64_chunks(tokens: list[bytes]) -> Iterator[bytes]:
@@ -271,7 +275,7 @@ def _b64(text: bytes) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as err:
-        raise DindError(f"the dump's base64 text is corrupt ({err})", _HINT) from None
+        raise CorruptBlob(f"the dump's base64 text is corrupt ({err})", _HINT) from None
 
 
 def _split_to_files(chunks: Iterable[bytes], target_dir: Union[str, Path]) -> list[Path]:

@@ -201,11 +201,12 @@ def write_split_dump(sections: Sections, target_dir: Union[str, Path]) -> list[P
         target.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DindError(f"cannot create {target}: {err.strerror or err}") from None
-    return [_write_whole(target / name, content) for name, content in merged.items()]
+    return [write_file(target / name, content) for name, content in merged.items()]
 
 
-def _write_whole(path: Path, content: bytes) -> Path:
-    # A temp file + rename: a reader never sees half a file, a failure leaves the old one.
+def write_file(path: Path, content: bytes) -> Path:
+    """Write `path` whole. A temp file + rename: a reader never sees half a file, a failure leaves
+    the old one, and a symlink in its place is replaced, never written through."""
     tmp = path.with_name(f".dump-{secrets.token_hex(6)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies, like awk

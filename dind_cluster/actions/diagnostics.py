@@ -280,6 +280,8 @@ def private_files():
 
 
 def export_node(container, target: Path) -> list:
+    if target.is_symlink():
+        return [f"{container.name}: {target} is a symlink; nothing of the node is written through it"]
     target.mkdir(parents=True, exist_ok=True)
     try:
         with docker_errors(f"inspecting {container.name}"):
@@ -293,7 +295,7 @@ def export_node(container, target: Path) -> list:
             spool.seek(0)
             extract_tree(spool, target / "var")
         journal, problem = run(container, JOURNAL)
-        (target / "journal.txt").write_bytes(redact(journal))
+        dump.write_file(target / "journal.txt", redact(journal))
     except (DindError, OSError, tarfile.TarError) as exc:
         return [f"{container.name}: {getattr(exc, 'message', None) or exc}"]
     return [problem] if problem else []
@@ -304,7 +306,7 @@ JOURNAL = Command(("journalctl", "--no-pager", "-o", "short-iso"))
 
 
 def _write_json(path: Path, data) -> None:
-    path.write_text(redact_text(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
+    dump.write_file(path, (redact_text(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n").encode())
 
 
 def extract_tree(fileobj, dest: Path) -> None:

@@ -303,3 +303,37 @@ def test_node_without_systemd_still_gives_ps_and_ip_sections():
         "psaux-kube-node-1.txt", "crictl-ps-a-kube-node-1.txt", "ip-a-kube-node-1.txt",
         "ip-r-kube-node-1.txt"]
     assert len(got.problems) == 2 and "not been booted with systemd" in got.problems[0]
+
+
+# --- export-logs writes only inside its directory --------------------------------------------------
+
+def exported_node() -> Container:
+    container = create_autospec(Container, instance=True)
+    container.name, container.attrs = "kube-node-1", {"Id": "abc"}
+    container.get_archive.return_value = (iter([make_tarball({"log/x.log": b"x\n"}, "w")]), {})
+    container.exec_run.return_value = ExecResult(0, (b"journal line\n", b""))
+    return container
+
+
+def test_export_node_replaces_symlinks_in_its_directory_instead_of_writing_through_them(tmp_path):
+    # a shared or reused export directory may hold links planted where export-logs writes
+    outside = tmp_path / "outside"
+    outside.write_text("keep")
+    target = tmp_path / "export" / "kube-node-1"
+    target.mkdir(parents=True)
+    for name in ("inspect.json", "journal.txt"):
+        (target / name).symlink_to(outside)
+    assert diag.export_node(exported_node(), target) == []
+    assert outside.read_text() == "keep"
+    assert not (target / "journal.txt").is_symlink() and (target / "journal.txt").read_text() == "journal line\n"
+    assert '"Id": "abc"' in (target / "inspect.json").read_text()
+
+
+def test_export_node_refuses_a_node_directory_that_is_a_symlink(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "kube-node-1").symlink_to(elsewhere)
+    problems = diag.export_node(exported_node(), tmp_path / "export" / "kube-node-1")
+    assert problems and "symlink" in problems[0]
+    assert list(elsewhere.iterdir()) == []

@@ -15,6 +15,7 @@ class ActionContext:
     environ: Mapping[str, str]         # the caller's environment (DOCKER_HOST, HOME, KUBECONFIG …)
     progress: Progress
     _client: Optional[object] = field(default=None, repr=False)
+    _host_size: Optional[tuple] = field(default=None, repr=False)
 
     @property
     def client(self):
@@ -25,6 +26,14 @@ class ActionContext:
 
             self._client = docker_client(self.environ, engine_timeout(self.value("DIND_ENGINE_TIMEOUT", "10"), {}))
         return self._client
+
+    def host_size(self) -> tuple[int, int]:
+        """(CPUs, bytes of memory) of the engine's host, asked of the engine once per command."""
+        if self._host_size is None:
+            from dind_cluster.backend.facts import engine_size
+
+            self._host_size = engine_size(self.client)
+        return self._host_size
 
     def value(self, name: str, default: str = "") -> str:
         return self.values.get(name) or default

@@ -128,13 +128,11 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
 def kubelet_patches(ctx: ActionContext, nodes: Sequence) -> dict:
     """{node name: {path: patch}}: a node with CPU/memory limits gets a kubelet patch reserving the
     host's rest (so its allocatable is its limit), in its kubeadm patches directory. The host's size
-    is asked of the engine once, and only when some node has limits."""
+    is asked of the engine only when some node has limits."""
     limited = [node for node in nodes if node.limits.any]
     if not limited:
         return {}
-    from dind_cluster.backend.facts import engine_size
-
-    cpus, memory = engine_size(ctx.client)
+    cpus, memory = ctx.host_size()
     found = {}
     for node in limited:
         reserved = resources.reservation(node.limits, cpus, memory)

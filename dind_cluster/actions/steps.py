@@ -253,10 +253,9 @@ def check_host_limits(ctx: ActionContext) -> None:
     limits = [n.limits for n in ctx.plan.nodes if n.limits.any]
     if not limits:
         return
-    from dind_cluster.backend.facts import engine_size
     from dind_cluster.resources import check_against_host
 
-    cpus, memory = engine_size(ctx.client)
+    cpus, memory = ctx.host_size()
     for node_limits in limits:
         check_against_host(node_limits, cpus, memory)
 

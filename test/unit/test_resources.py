@@ -81,3 +81,30 @@ def test_rendered_kubelet_patch_reserves_capacity_minus_limit_for_a_known_host()
 
 def test_no_reservation_for_a_limit_equal_to_the_host():
     assert resources.reservation(NodeLimits(cpus=8.0, memory=HOST_MEMORY), HOST_CPUS, HOST_MEMORY) == {}
+
+
+class _Engine:
+    """Just enough of a Docker client for the host's size: counts `docker info` calls."""
+
+    def __init__(self):
+        self.infos = 0
+
+    def info(self):
+        self.infos += 1
+        return {"NCPU": 8, "MemTotal": 32 * 2**30}
+
+
+def test_the_hosts_size_is_asked_of_the_engine_once_per_command():
+    # the limits check, the master's kubelet patch and the workers' each need it
+    from dind_cluster.actions import kube, steps
+    from dind_cluster.actions.context import ActionContext
+    from dind_cluster.ui import Progress
+
+    values = {"NUM_NODES": "2", "DIND_NODE_CPUS": "2", "DIND_NODE_MEMORY": "2g", "EMBEDDED_CONFIG": "y"}
+    engine = _Engine()
+    ctx = ActionContext(plan=make_plan(values), values=values, environ={}, progress=Progress(quiet=True),
+                        _client=engine)
+    steps.check_host_limits(ctx)
+    patches = {**kube.kubelet_patches(ctx, ctx.plan.nodes[:1]), **kube.kubelet_patches(ctx, ctx.plan.nodes[1:])}
+    assert engine.infos == 1
+    assert sorted(patches) == [node.name for node in ctx.plan.nodes]

@@ -282,8 +282,8 @@ def private_files():
 def export_node(container, target: Path) -> list:
     if target.is_symlink():
         return [f"{container.name}: {target} is a symlink; nothing of the node is written through it"]
-    target.mkdir(parents=True, exist_ok=True)
     try:
+        target.mkdir(parents=True, exist_ok=True)
         with docker_errors(f"inspecting {container.name}"):
             container.reload()
         _write_json(target / "inspect.json", container.attrs)
@@ -312,7 +312,10 @@ def _write_json(path: Path, data) -> None:
 def extract_tree(fileobj, dest: Path) -> None:
     """Regular files and directories of a tar under `dest` (links, devices and names that would
     leave `dest` are skipped); text files are redacted, binary ones (journal files) skipped, as
-    their secrets can't be redacted (export_node writes the journal as text)."""
+    their secrets can't be redacted (export_node writes the journal as text). A `dest` that is a
+    symlink is refused: everything would land where it points."""
+    if dest.is_symlink():
+        raise DindError(f"{dest} is a symlink; nothing is written through it")
     root = dest.resolve()
     with tarfile.open(fileobj=fileobj, mode="r:") as tar:
         for member in tar:

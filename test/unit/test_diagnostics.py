@@ -337,3 +337,14 @@ def test_export_node_refuses_a_node_directory_that_is_a_symlink(tmp_path):
     problems = diag.export_node(exported_node(), tmp_path / "export" / "kube-node-1")
     assert problems and "symlink" in problems[0]
     assert list(elsewhere.iterdir()) == []
+
+
+def test_export_node_refuses_a_var_directory_that_is_a_symlink(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = tmp_path / "export" / "kube-node-1"
+    target.mkdir(parents=True)
+    (target / "var").symlink_to(elsewhere)
+    problems = diag.export_node(exported_node(), target)
+    assert len(problems) == 1 and "var is a symlink" in problems[0]
+    assert list(elsewhere.iterdir()) == []

@@ -60,7 +60,7 @@ def exec_with_files(container, files: Mapping[str, Content], argv: list, *, mode
     """put_files then exec_in, in one exec: the files go in as a tar on the command's stdin.
     A put_archive costs the engine more CPU than an exec (dockerd re-executes itself to unpack
     in a chroot), and `up` puts a kubeadm config into every node."""
-    return exec_in(container, [*_WITH_FILES, *argv], stdin=tar_of(files, mode), check=check)
+    return exec_in(container, [*_WITH_FILES, *argv], stdin=tar_of(files, mode), check=check, shown=argv)
 
 
 _observer: list = [None]  # with -v, the CLI's callback(container name, argv) for every command run
@@ -72,20 +72,23 @@ def show_commands(observer: Optional[Callable[[str, list], None]]) -> None:
 
 
 def exec_in(container, argv: list, *, stdin: Stdin = None,
-            environment: Optional[Mapping[str, str]] = None, check: bool = True) -> tuple:
-    """Run argv in a container; returns (exit code, output with stderr merged)."""
+            environment: Optional[Mapping[str, str]] = None, check: bool = True,
+            shown: Optional[list] = None) -> tuple:
+    """Run argv in a container; returns (exit code, output with stderr merged). `shown` is the
+    command as -v shows it and a failure names it, when argv only wraps it."""
     argv = [str(a) for a in argv]
+    shown = [str(a) for a in shown] if shown is not None else argv
     if _observer[0] is not None:
-        _observer[0](container.name, argv)
+        _observer[0](container.name, shown)
     env = dict(environment or {})
-    with docker_errors(f"running '{' '.join(argv)}' in {container.name}"):
+    with docker_errors(f"running '{' '.join(shown)}' in {container.name}"):
         if stdin is None:
             code, out = container.exec_run(argv, environment=env)
         else:
             code, out = _exec_with_stdin(container, argv, env, stdin)
     text = out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
     if check and code != 0:
-        raise CommandFailed(container.name, argv, code, text)
+        raise CommandFailed(container.name, shown, code, text)
     return code, text
 
 

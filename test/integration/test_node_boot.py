@@ -140,5 +140,5 @@ def test_a_node_asked_as_soon_as_it_starts_answers_in_one_exec_once_booted(engin
     mode = detect_run_mode(engine, node_image, plan.labels)
     ensure_network(engine, plan)
     node = create_nodes(engine, plan, node_image, mode)[0]
-    report = boot_report(node, wait=60, units=("dind-node-setup.service",))
+    report = boot_report(node, wait=90, units=("dind-node-setup.service",))
     assert (report.state, report.units) == ("ready", {"dind-node-setup.service": "active"})

@@ -9,7 +9,8 @@ import docker
 import docker.errors
 import pytest
 
-from dind_cluster.backend.containers import exec_in, put_files, tar_of, wait_for_nodes
+from dind_cluster.backend.containers import (exec_in, exec_with_files, put_files, show_commands, tar_of,
+                                             wait_for_nodes)
 from dind_cluster.backend.network import ensure_network, overlapping
 from dind_cluster.backend.nodes import (Created, clean, create_nodes, list_cluster,
                                         master_port, node_env, node_options, pause, remove_nodes,
@@ -203,6 +204,25 @@ def test_exec_in_feeds_large_stdin_and_reports_failures(cluster):
         exec_in(nodes[1], ["sh", "-c", "echo boom; exit 3"])
     assert failed.value.command_exit_code == 3 and "boom" in failed.value.output
     assert exec_in(nodes[1], ["false"], check=False)[0] == 1
+
+
+@pytest.mark.docker
+def test_exec_with_files_puts_them_in_for_the_command_it_runs_and_names_only_that_command(cluster):
+    _, nodes = cluster
+    exec_in(nodes[2], ["sh", "-c", "mkdir -p /etc/tight && chmod 700 /etc/tight"])
+    seen = []
+    show_commands(lambda name, argv: seen.append(argv))
+    try:
+        _, out = exec_with_files(nodes[2], {"/etc/tight/k.yaml": "a: 1\n", "/etc/new/x": "y"},
+                                 ["stat", "-c", "%n %a", "/etc/tight/k.yaml", "/etc/tight", "/etc/new"], mode=0o600)
+        with pytest.raises(CommandFailed) as failed:
+            exec_with_files(nodes[2], {"/etc/tight/k.yaml": "b: 2\n"}, ["sh", "-c", "cat /etc/tight/k.yaml; exit 4"])
+    finally:
+        show_commands(None)
+    assert out.split("\n")[:3] == ["/etc/tight/k.yaml 600", "/etc/tight 700", "/etc/new 755"]
+    assert failed.value.argv == ["sh", "-c", "cat /etc/tight/k.yaml; exit 4"] and "b: 2" in failed.value.output
+    assert seen == [["stat", "-c", "%n %a", "/etc/tight/k.yaml", "/etc/tight", "/etc/new"],
+                    ["sh", "-c", "cat /etc/tight/k.yaml; exit 4"]]
 
 
 @pytest.mark.docker

@@ -187,8 +187,8 @@ def no_settling(monkeypatch):
 
 def refusing(engine: Engine, times: int, attached: dict = None) -> list:
     """The network refuses removal `times` times for active endpoints, showing `attached` containers."""
-    network = engine.objects["network"][0]
-    network.attrs = {"Containers": dict(attached or {})}
+    refused = engine.objects["network"][0]
+    refused.attrs = {"Containers": dict(attached or {})}
     tries: list = []
 
     def remove(*args, **kwargs):
@@ -196,7 +196,7 @@ def refusing(engine: Engine, times: int, attached: dict = None) -> list:
         if len(tries) <= times:
             raise ACTIVE
         engine._removed("n0")
-    network.remove.side_effect = remove
+    refused.remove.side_effect = remove
     return tries
 
 

@@ -514,15 +514,15 @@ def small_cluster(tmp_path):
     """A fresh master (nothing else shares it) and a way to join workers to it by flags."""
     need_socat()
     master = Root(tmp_path / "master")
-    master.run("kubeadm", "init", "--config", write(tmp_path / "k.yaml", INIT_V1BETA4.format(token=TOKEN, port=free_port())))
-    join_cmd = master.run("kubeadm", "token", "create", "--print-join-command").stdout.split()
-
-    def join(name):
-        return Root(tmp_path / name).run("kubeadm", *join_cmd[1:], "--node-name", name)
     try:
+        master.run("kubeadm", "init", "--config", write(tmp_path / "k.yaml", INIT_V1BETA4.format(token=TOKEN, port=free_port())))
+        join_cmd = master.run("kubeadm", "token", "create", "--print-join-command").stdout.split()
+
+        def join(name):
+            return Root(tmp_path / name).run("kubeadm", *join_cmd[1:], "--node-name", name)
         yield master, join
     finally:
-        master.reset()
+        master.reset()   # stops its API endpoint (socat), also after a failed init
 
 
 def test_a_node_joined_after_a_removal_gets_a_pod_cidr_no_other_node_holds(small_cluster):
@@ -538,7 +538,7 @@ def test_a_node_joined_after_a_removal_gets_a_pod_cidr_no_other_node_holds(small
 def test_workers_joining_at_once_get_distinct_pod_cidrs(small_cluster):
     # dind-cluster joins the workers in parallel: the registrations must not race for a CIDR
     master, join = small_cluster
-    with ThreadPoolExecutor(6) as pool:
-        list(pool.map(join, [f"kube-node-{i}" for i in range(1, 7)]))
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(join, [f"kube-node-{i}" for i in range(1, 5)]))
     cidrs = pod_cidrs(master)
-    assert len(cidrs) == 7 and len(set(cidrs.values())) == 7, cidrs
+    assert None not in cidrs.values() and len(set(cidrs.values())) == len(cidrs) == 5, cidrs

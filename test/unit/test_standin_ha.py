@@ -4,6 +4,7 @@ and it is still served when the first master's API endpoint is gone."""
 import json
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -44,7 +45,7 @@ def ha(tmp_path_factory):
     try:
         m2.run("kubeadm", "join", "--config", join_config("kube-master-2", "10.192.0.253", KEY))
         w1.run("kubeadm", "join", "--config", join_config("kube-node-1", "10.192.0.3"))
-        yield dict(m1=m1, m2=m2, w1=w1, join_config=join_config, base=base, p2=p2)
+        yield dict(m1=m1, m2=m2, w1=w1, join_config=join_config, base=base, p1=p1, p2=p2)
     finally:
         for root in (w1, m2, m1):
             root.reset()
@@ -81,7 +82,30 @@ def test_a_worker_registered_through_a_joined_master_gets_a_pod_cidr_of_its_own(
         assert cidrs["kube-node-2"] is not None and list(cidrs.values()).count(cidrs["kube-node-2"]) == 1, cidrs
     finally:
         w2.reset()
-        ha["m1"].run("kubectl", "delete", "node", "kube-node-2", check=False)
+        ha["m1"].run("kubectl", "delete", "node", "kube-node-2")
+
+
+def test_workers_joining_at_once_through_both_masters_get_distinct_pod_cidrs(ha):
+    # haproxy spreads dind-cluster's parallel joins over the masters; one controller-manager (the
+    # leader) allocates every node's CIDR, so no two nodes get the same one
+    names = [f"kube-node-{i}" for i in range(2, 8)]
+    roots = {name: Root(ha["base"] / name) for name in names}
+
+    def join(i_name):
+        i, name = i_name
+        via = ha["p2"] if i % 2 else ha["p1"]
+        roots[name].run("kubeadm", "join", "--config", ha["join_config"](name, f"10.192.0.{10 + i}", via=via))
+    try:
+        with ThreadPoolExecutor(len(names)) as pool:
+            list(pool.map(join, enumerate(names)))
+        for master in (ha["m1"], ha["m2"]):
+            items = json.loads(master.run("kubeadm", "__standin-api", "GET", "/api/v1/nodes").stdout)["items"]
+            cidrs = [n["spec"].get("podCIDR") for n in items]
+            assert None not in cidrs and len(set(cidrs)) == len(cidrs) == 3 + len(names), cidrs
+    finally:
+        for name in names:
+            ha["m1"].run("kubectl", "delete", "node", name, check=False)
+        assert nodes(ha["m1"]) == nodes(ha["m2"]) == ["kube-master", "kube-master-2", "kube-node-1"]
 
 
 def test_drain_and_delete_on_one_master_reach_the_other_and_survive_the_first_going_away(ha):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Optional, Union
 
 import docker.errors
-from docker.utils.socket import frames_iter
 
 from dind_cluster.backend.client import docker_errors
 from dind_cluster.errors import CommandFailed, DockerError, Timeout
@@ -83,13 +82,72 @@ def exec_in(container, argv: list, *, stdin: Stdin = None,
     env = dict(environment or {})
     with docker_errors(f"running '{' '.join(shown)}' in {container.name}"):
         if stdin is None:
-            code, out = container.exec_run(argv, environment=env)
+            code, frames = run_exec(container, argv, env)
+            out = b"".join(data for _, data in frames)
         else:
             code, out = _exec_with_stdin(container, argv, env, stdin)
-    text = out.decode(errors="replace") if isinstance(out, bytes) else str(out or "")
+    text = out.decode(errors="replace")
     if check and code != 0:
         raise CommandFailed(container.name, shown, code, text)
     return code, text
+
+
+STDOUT, STDERR = 1, 2
+
+
+def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None) -> tuple:
+    """Run argv without stdin: (exit code, [(STDOUT or STDERR, bytes), …] in the order sent).
+    Docker errors pass unchanged (callers wrap them in docker_errors)."""
+    api = container.client.api
+    exec_id = api.exec_create(container.id, argv, stdout=True, stderr=True, environment=dict(env or {}))["Id"]
+    reader, sock = _start_exec(api, exec_id)
+    api._disable_socket_timeout(sock)   # as the SDK's exec_run: kubeadm init may take minutes
+    try:
+        frames = list(_frames(reader))
+    finally:
+        _close(reader, sock)
+    return api.exec_inspect(exec_id)["ExitCode"], frames
+
+
+def _close(reader, sock) -> None:
+    """End the hijacked connection itself: the buffered reader and the SDK's file objects share
+    the socket, so closing one of them leaves it open."""
+    raw = getattr(sock, "_sock", sock)
+    try:
+        raw.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    for obj in (reader, sock, raw):
+        try:
+            obj.close()
+        except OSError:
+            pass
+
+
+def _start_exec(api, exec_id: str) -> tuple:
+    """Start an exec on a hijacked connection: (what to read its output from, its socket).
+
+    The SDK reads an exec's output from the raw socket under http.client's buffered reader, so the
+    output that came in with the response's headers (a quick command on a loaded host) is lost:
+    exec_run returns less than was printed, or fails with "N is not a valid stream" when a frame
+    is cut. We read through that buffer."""
+    res = api._post_json(api._url("/exec/{0}/start", exec_id), data={"Tty": False, "Detach": False},
+                         headers={"Connection": "Upgrade", "Upgrade": "tcp"}, stream=True)
+    sock = api._get_raw_response_socket(res)   # raises for an error status
+    return res.raw._fp.fp, sock
+
+
+def _frames(reader) -> Iterable[tuple]:
+    """Docker's multiplexed stream: an 8-byte header (stream, 3 zero bytes, big-endian length)
+    before each frame."""
+    while True:
+        header = reader.read(8)
+        if len(header) < 8:
+            return
+        length = int.from_bytes(header[4:], "big")
+        data = reader.read(length) if length else b""
+        if header[0] in (STDOUT, STDERR):
+            yield header[0], data
 
 
 def _exec_with_stdin(container, argv: list, env: dict, stdin: Stdin) -> tuple:
@@ -97,18 +155,17 @@ def _exec_with_stdin(container, argv: list, env: dict, stdin: Stdin) -> tuple:
     api = container.client.api
     exec_id = api.exec_create(container.id, argv, stdin=True, stdout=True, stderr=True,
                               environment=env)["Id"]
-    sock = api.exec_start(exec_id, socket=True)
+    reader, sock = _start_exec(api, exec_id)
     raw = getattr(sock, "_sock", sock)
     chunks = [stdin] if isinstance(stdin, bytes) else stdin
     failed: list = []
     writer = threading.Thread(target=_feed, args=(raw, chunks, failed), daemon=True)
     writer.start()
     try:
-        out = b"".join(data for _, data in frames_iter(sock, tty=False))
+        out = b"".join(data for _, data in _frames(reader))
     finally:
         writer.join()
-        sock.close()
-        raw.close()
+        _close(reader, sock)
     code = api.exec_inspect(exec_id)["ExitCode"]
     if failed and (code == 0 or not isinstance(failed[0], OSError)):
         raise DockerError(f"feeding stdin to '{' '.join(argv)}' in {container.name}: {failed[0]}")

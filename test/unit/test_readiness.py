@@ -1,4 +1,5 @@
 """Readiness rules of `up`: which nodes and kube-system pods still hold the cluster back."""
+import pytest
 from dind_cluster.actions.kube import nodes_not_ready, pods_not_ready
 
 
@@ -29,19 +30,28 @@ def test_pods_must_run_with_every_container_ready_or_have_succeeded():
     assert pods_not_ready({"items": []}) == []
 
 
-def _master_answering(outputs: dict):
-    """A node container (autospec of the SDK's Container) whose exec_run answers kubectl."""
+@pytest.fixture
+def _master_answering(monkeypatch):
+    """A node container (autospec of the SDK's Container) whose execs answer kubectl."""
     from unittest.mock import create_autospec
 
     from docker.models.containers import Container
 
-    master = create_autospec(Container, instance=True)
-    master.name = "kube-master"
-    master.exec_run.side_effect = lambda argv, **_: outputs[argv[3]]
-    return master
+    from dind_cluster.backend import containers
+
+    def answering(outputs: dict):
+        master = create_autospec(Container, instance=True)
+        master.name = "kube-master"
+
+        def run_exec(container, argv, env=None):
+            code, out = outputs[argv[3]]
+            return code, [(containers.STDOUT, out)]
+        monkeypatch.setattr(containers, "run_exec", run_exec)
+        return master
+    return answering
 
 
-def test_kubectl_warnings_before_the_json_do_not_break_the_wait():
+def test_kubectl_warnings_before_the_json_do_not_break_the_wait(_master_answering):
     """exec merges stderr: a kubectl warning line ahead of the JSON is skipped, not a traceback."""
     import json
 
@@ -54,7 +64,7 @@ def test_kubectl_warnings_before_the_json_do_not_break_the_wait():
     assert _not_ready(master, ["kube-master"]) == []
 
 
-def test_kubectl_output_that_is_not_json_is_a_problem_line():
+def test_kubectl_output_that_is_not_json_is_a_problem_line(_master_answering):
     from dind_cluster.actions.kube import _not_ready
 
     master = _master_answering({"nodes": (0, b"garbage"), "pods": (0, b'{"items": []}')})

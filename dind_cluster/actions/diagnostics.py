@@ -34,6 +34,7 @@ from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.kube import ADMIN_CONF
 from dind_cluster.backend import nodes
 from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.containers import exec_demux
 from dind_cluster.errors import DindError, EngineUnreachable
 from dind_cluster.kubeadm import CRI_SOCKET
 from dind_cluster.naming import ROLE_LABEL
@@ -70,7 +71,7 @@ def run(container, cmd: Command) -> tuple[bytes, Optional[str]]:
     argv = " ".join(cmd.argv)
     try:
         with docker_errors(f"{container.name}: running '{argv}'"):
-            code, (out, err) = container.exec_run(list(cmd.argv), demux=True)
+            code, out, err = exec_demux(container, list(cmd.argv))
     except (DindError, OSError) as exc:
         return b"", getattr(exc, "message", None) or str(exc)
     if code in NOT_FOUND and cmd.fallback is not None:

@@ -124,6 +124,13 @@ def _close(reader, sock) -> None:
             pass
 
 
+def exec_demux(container, argv: list) -> tuple:
+    """(exit code, stdout, stderr) of argv run without stdin."""
+    code, frames = run_exec(container, argv)
+    return (code, b"".join(data for stream, data in frames if stream == STDOUT),
+            b"".join(data for stream, data in frames if stream == STDERR))
+
+
 def _start_exec(api, exec_id: str) -> tuple:
     """Start an exec on a hijacked connection: (what to read its output from, its socket).
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence, Tuple
 
 from dind_cluster.backend.client import docker_errors
-from dind_cluster.backend.containers import put_files
+from dind_cluster.backend.containers import exec_demux, put_files
 from dind_cluster.images import normalize_ref
 from dind_cluster.errors import CommandFailed, ConfigError
 from dind_cluster.images import (IMAGE_LABEL, KubeadmImages, archive_image_names,
@@ -40,7 +40,7 @@ def probe_kubeadm(client, base_image: str, kubeadm: Path, source: str) -> Kubead
 
 def _stdout(container, argv: list) -> str:
     with docker_errors(f"running {' '.join(argv)} in the kubeadm probe container"):
-        code, (out, err) = container.exec_run(argv, demux=True)
+        code, out, err = exec_demux(container, argv)
     if code != 0:
         raise CommandFailed("kubeadm probe container", argv, code,
                             (out or b"").decode(errors="replace") + (err or b"").decode(errors="replace"))

@@ -267,6 +267,17 @@ def test_exported_files_are_private(tmp_path):
 
 # --- dump collection: failures become problem lines ----------------------------------------------
 
+@pytest.fixture(autouse=True)
+def execs_answered_by_the_mock(monkeypatch):
+    """The containers below say what their commands print through the SDK's exec_run (ExecResult
+    with demux output); dump collection reads them through backend.containers.exec_demux."""
+    def exec_demux(container, argv):
+        result = container.exec_run(argv, demux=True)
+        out, err = result.output
+        return result.exit_code, out or b"", err or b""
+    monkeypatch.setattr(diag, "exec_demux", exec_demux)
+
+
 def node(results: dict) -> Container:
     """A container whose exec_run answers from `results` {argv[0]: ExecResult}."""
     container = create_autospec(Container, instance=True)

@@ -81,12 +81,8 @@ def exec_in(container, argv: list, *, stdin: Stdin = None,
         _observer[0](container.name, shown)
     env = dict(environment or {})
     with docker_errors(f"running '{' '.join(shown)}' in {container.name}"):
-        if stdin is None:
-            code, frames = run_exec(container, argv, env)
-            out = b"".join(data for _, data in frames)
-        else:
-            code, out = _exec_with_stdin(container, argv, env, stdin)
-    text = out.decode(errors="replace")
+        code, frames = run_exec(container, argv, env, stdin)
+    text = b"".join(data for _, data in frames).decode(errors="replace")
     if check and code != 0:
         raise CommandFailed(container.name, shown, code, text)
     return code, text
@@ -95,18 +91,32 @@ def exec_in(container, argv: list, *, stdin: Stdin = None,
 STDOUT, STDERR = 1, 2
 
 
-def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None) -> tuple:
-    """Run argv without stdin: (exit code, [(STDOUT or STDERR, bytes), …] in the order sent).
+def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None, stdin: Stdin = None) -> tuple:
+    """Run argv: (exit code, [(STDOUT or STDERR, bytes), …] in the order sent). With `stdin`, a
+    thread writes it on the hijacked socket and then half-closes it while we read the output.
     Docker errors pass unchanged (callers wrap them in docker_errors)."""
     api = container.client.api
-    exec_id = api.exec_create(container.id, argv, stdout=True, stderr=True, environment=dict(env or {}))["Id"]
+    exec_id = api.exec_create(container.id, argv, stdin=stdin is not None, stdout=True, stderr=True,
+                              environment=dict(env or {}))["Id"]
     reader, sock = _start_exec(api, exec_id)
-    api._disable_socket_timeout(sock)   # as the SDK's exec_run: kubeadm init may take minutes
+    failed: list = []
+    writer = None
+    if stdin is None:
+        api._disable_socket_timeout(sock)   # as the SDK's exec_run: kubeadm init may take minutes
+    else:
+        chunks = [stdin] if isinstance(stdin, bytes) else stdin
+        writer = threading.Thread(target=_feed, args=(getattr(sock, "_sock", sock), chunks, failed), daemon=True)
+        writer.start()
     try:
         frames = list(_frames(reader))
     finally:
+        if writer is not None:
+            writer.join()
         _close(reader, sock)
-    return api.exec_inspect(exec_id)["ExitCode"], frames
+    code = api.exec_inspect(exec_id)["ExitCode"]
+    if failed and (code == 0 or not isinstance(failed[0], OSError)):
+        raise DockerError(f"feeding stdin to '{' '.join(argv)}' in {container.name}: {failed[0]}")
+    return code, frames
 
 
 def _close(reader, sock) -> None:
@@ -155,28 +165,6 @@ def _frames(reader) -> Iterable[tuple]:
         data = reader.read(length) if length else b""
         if header[0] in (STDOUT, STDERR):
             yield header[0], data
-
-
-def _exec_with_stdin(container, argv: list, env: dict, stdin: Stdin) -> tuple:
-    """exec with a hijacked socket: a thread writes stdin then half-closes, we read output."""
-    api = container.client.api
-    exec_id = api.exec_create(container.id, argv, stdin=True, stdout=True, stderr=True,
-                              environment=env)["Id"]
-    reader, sock = _start_exec(api, exec_id)
-    raw = getattr(sock, "_sock", sock)
-    chunks = [stdin] if isinstance(stdin, bytes) else stdin
-    failed: list = []
-    writer = threading.Thread(target=_feed, args=(raw, chunks, failed), daemon=True)
-    writer.start()
-    try:
-        out = b"".join(data for _, data in _frames(reader))
-    finally:
-        writer.join()
-        _close(reader, sock)
-    code = api.exec_inspect(exec_id)["ExitCode"]
-    if failed and (code == 0 or not isinstance(failed[0], OSError)):
-        raise DockerError(f"feeding stdin to '{' '.join(argv)}' in {container.name}: {failed[0]}")
-    return code, out
 
 
 def _feed(raw, chunks: Iterable[bytes], failed: list) -> None:

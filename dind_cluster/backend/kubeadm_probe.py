@@ -43,8 +43,8 @@ def _stdout(container, argv: list) -> str:
         code, out, err = exec_demux(container, argv)
     if code != 0:
         raise CommandFailed("kubeadm probe container", argv, code,
-                            (out or b"").decode(errors="replace") + (err or b"").decode(errors="replace"))
-    return (out or b"").decode(errors="replace")
+                            (out + err).decode(errors="replace"))
+    return out.decode(errors="replace")
 
 
 def check_archives(archives: Sequence[Path], listed: KubeadmImages) -> None:

@@ -43,7 +43,7 @@ def _master_answering(monkeypatch):
         master = create_autospec(Container, instance=True)
         master.name = "kube-master"
 
-        def run_exec(container, argv, env=None):
+        def run_exec(container, argv, env=None, stdin=None):
             code, out = outputs[argv[3]]
             return code, [(containers.STDOUT, out)]
         monkeypatch.setattr(containers, "run_exec", run_exec)

@@ -66,7 +66,7 @@ def labels(environ: Mapping[str, str], incomplete: str) -> List[Candidate]:
     found = []
     for cluster in _clusters(environ):
         label, number = numbered(cluster.key) or (cluster.key, None)
-        if cluster.key == DEFAULT_CLUSTER_KEY or (label, bool(number)) == ("cluster", True):
+        if cluster.key == DEFAULT_CLUSTER_KEY or (number and label == "cluster"):
             continue   # the default label's clusters: CLUSTER_ID alone names them
         found.append((label, f"with --cluster-id {number}") if number
                      else (label, context_name(suffix_of_key(cluster.key))))

@@ -42,12 +42,12 @@ _FIELD = re.compile(rb"[^ \t]+")
 _FULL_LINE = re.compile(rb"[A-Za-z0-9+/]{%d}" % WRAP_COLUMNS)
 _LAST_LINE = re.compile(rb"[A-Za-z0-9+/]{0,%d}={0,2}" % WRAP_COLUMNS)
 _HINT = "copy the whole block from the log, marker lines included"
+DEFAULT_MAX_BYTES = 1 << 30          # what split-dump64 unpacks at most (DIND_DUMP_MAX_BYTES)
+_CHUNK = 1 << 20
 
 
 class CorruptBlob(DindError):
     """The blob's base64 or LZMA data doesn't decode (as against one that is too big)."""
-DEFAULT_MAX_BYTES = 1 << 30          # what split-dump64 unpacks at most (DIND_DUMP_MAX_BYTES)
-_CHUNK = 1 << 20
 
 Sections = List[Tuple[str, bytes]]
 T = TypeVar("T")

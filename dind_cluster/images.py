@@ -19,6 +19,9 @@ HASH_LABEL = "dind-cluster.io/content-hash"
 # On a node image whose entrypoint fills an empty /var from the image's own /var (the value): its
 # volume can be mounted nocopy, sparing dockerd the copy into every new node's volume.
 VAR_SEED_LABEL = "dind-cluster.io/var-seed"
+# The node's entrypoint writes the files this variable of its container carries, "<id>:<base64
+# tar>", at the container's first boot (backend/nodes.files_environment).
+NODE_FILES_ENV = "DIND_NODE_FILES"
 K8S_BINARIES = ("kubeadm", "kubelet", "kubectl")
 RELEASE_BASE = "https://dl.k8s.io/release"
 NO_IMAGES = "none"  # DIND_K8S_IMAGES_DIR=none: build without preloading control-plane images

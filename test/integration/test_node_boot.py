@@ -4,12 +4,14 @@ before systemd starts; a restarted node keeps its /var. Units a node has no use 
 and the node still reaches the state the boot wait waits for. Real engine, real systemd."""
 from __future__ import annotations
 
+import time
+
 import docker
 import pytest
 
 from dind_cluster.backend.containers import boot_report, exec_in, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
-from dind_cluster.backend.nodes import create_nodes
+from dind_cluster.backend.nodes import NODE_ENV_PATH, create_nodes
 from dind_cluster.backend.runmode import detect_run_mode
 from dind_cluster.images import VAR_SEED_LABEL
 
@@ -78,14 +80,38 @@ def test_dpkg_database_stays_in_the_image_and_still_works(cluster):
     assert exec_in(node, ["apt-mark", "showhold"])[1].split() == ["bash"]
 
 
-def test_a_restarted_node_keeps_its_var(cluster):
+def test_a_restarted_node_keeps_its_var_and_the_files_changed_since_its_first_boot(cluster):
+    # The files a node is created with come in its environment and are written at its first boot
+    # only: `join` and `remove-node` rewrite a node's routes later, and a restart must keep them.
     _, nodes = cluster
     worker = nodes[1]
-    exec_in(worker, ["sh", "-c", "echo kept > /var/lib/kept && rm /var/lib/dpkg/status-old"])
+    exec_in(worker, ["sh", "-c", "echo kept > /var/lib/kept && rm /var/lib/dpkg/status-old "
+                                 f"&& echo '# changed' >> {NODE_ENV_PATH}"])
     worker.restart()
     wait_for_nodes([worker], timeout=90)
     assert exec_in(worker, ["cat", "/var/lib/kept"])[1] == "kept\n"
     assert exec_in(worker, ["test", "-e", "/var/lib/dpkg/status-old"], check=False)[0] == 1
+    assert exec_in(worker, ["tail", "-n", "1", NODE_ENV_PATH])[1] == "# changed\n"
+
+
+def test_a_new_nodes_files_come_with_its_container_not_through_an_engine_archive(engine, scope, node_image):
+    # A put_archive costs dockerd a re-execution of itself (~70 ms of CPU) for every node of `up`.
+    plan = scope.plan(workers=0)
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    since = int(time.time()) - 1
+    files = {"/etc/dind/probe/first": "one\n", "/etc/containerd/certs.d/probe/hosts.toml": "server = 'x'\n"}
+    node = create_nodes(engine, plan, node_image, mode, extra_files={plan.master.name: files})[0]
+    wait_for_nodes([node], timeout=90)
+    for path, content in files.items():
+        assert exec_in(node, ["cat", path])[1] == content
+    assert f"NODE_NAME={plan.master.name}\n" in exec_in(node, ["cat", NODE_ENV_PATH])[1]
+    assert exec_in(node, ["stat", "-c", "%a", "/etc/containerd"])[1].strip() == "755"   # kept its mode
+    actions = [e["Action"] for e in engine.events(since=since, until=int(time.time()) + 1, decode=True,
+                                                   filters={"type": "container", "container": node.id})]
+    assert "start" in actions and "extract-to-dir" not in actions, actions
+    # systemd, and so every service of the node, runs without that variable.
+    assert b"DIND_NODE_FILES" not in exec_in(node, ["cat", "/proc/1/environ"])[1].encode()
 
 
 def boot_on(engine, scope, image, script: str):

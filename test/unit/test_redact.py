@@ -78,6 +78,13 @@ def test_command_line_secrets_go_flags_and_hash_stay(line, expected):
     assert redact_text(line) == expected
 
 
+def test_a_nodes_files_carried_in_its_environment_go_from_its_inspect_data():
+    # base64 of a proxy drop-in, say: a password in it can't be found, so the whole value goes.
+    files = "DIND_NODE_FILES=0123456789abcdef:" + base64.b64encode(b"HTTP_PROXY=http://u:pw@proxy").decode()
+    doc = json.dumps({"Config": {"Env": [files, "container=docker"]}}, indent=2)
+    assert json.loads(redact_text(doc)) == {"Config": {"Env": ["DIND_NODE_FILES=[REDACTED]", "container=docker"]}}
+
+
 def test_service_account_jwt_goes():
     jwt = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlLWJ5dGVz"
     assert redact_text(f"sa={jwt} end") == "sa=[REDACTED] end"

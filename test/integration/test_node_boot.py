@@ -152,6 +152,19 @@ def test_units_a_node_has_no_use_for_stay_inactive_and_it_still_boots(cluster):
         assert exec_in(node, ["find", "/run/systemd", "-path", "*/generator*", "-mindepth", "2"])[1] == ""
 
 
+def test_the_boot_report_says_when_containerd_or_a_unit_is_not_running(cluster):
+    _, nodes = cluster
+    node = nodes[0]
+    exec_in(node, ["systemctl", "stop", "containerd.service"])
+    try:
+        report = boot_report(node, units=("dind-node-setup.service", "no-such.service"))
+        assert (report.containerd, report.state) == (False, "containerd not answering")
+        assert report.units == {"dind-node-setup.service": "active", "no-such.service": "inactive"}
+    finally:
+        exec_in(node, ["systemctl", "start", "containerd.service"])
+    assert boot_report(node).state == "ready"
+
+
 def test_a_complete_copy_whose_move_into_place_was_cut_short_is_finished(engine, scope, node_image):
     node = boot_on(engine, scope, node_image, f"mkdir -p {STAGING}/var/lib && touch {STAGING}/var/lib/copied "
                                               f"{STAGING}/.complete && mkdir /var/lib && ln {STAGING}/var/lib/copied /var/lib/")

@@ -12,7 +12,7 @@ from dind_cluster import locks
 from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import (NODE_BOOT_TIMEOUT, SETUP_UNITS, booted, check_host_limits, check_node_setup,
-                                        check_values, forget_old_state, in_background, live, network_and_helpers,
+                                        check_values, forget_old_state, in_background, join_booting, live, network_and_helpers,
                                         node_image, node_run_mode, pinned_port, publish_kubeconfig, running_master,
                                         start_balancer, start_nodes, undone_on_failure, wait_for_balancer,
                                         wait_until_ready, wanted_port)
@@ -73,7 +73,7 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
     forget_old_state(ctx)
     certificate_key = secrets.token_hex(32) if ctx.plan.balancer else ""   # HA: kubeadm --upload-certs
     with undone_on_failure(ctx, retain) as created:
-        master, others_booting = start_nodes(ctx, image, run_mode, created)   # the others boot meanwhile
+        master, others_started = start_nodes(ctx, image, run_mode, created)   # the others boot meanwhile
         booted(ctx, [master])
         with ctx.progress.step(f"Running kubeadm init on {master.name}"):
             version, discovery = kube.init_master(ctx, master, run_mode.cgroup_version == 1, init_args,
@@ -82,8 +82,8 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
         wait_for_balancer(ctx, master)
         if len(ctx.plan.nodes) > 1:
             with ctx.progress.step(_joining(ctx)):
-                kube.join_nodes(ctx, master, others_booting.result(), version, certificate_key=certificate_key,
-                                discovery=discovery)
+                join_booting(ctx, master, others_started, version, certificate_key=certificate_key,
+                             discovery=discovery)
         if ctx.plan.cni_plugin not in kube.LOCAL_CNI:   # bridge/ptp nodes started with theirs
             with ctx.progress.step(f"Setting up the pod network ({ctx.plan.cni_plugin})"):
                 kube.apply_cni_manifest(ctx, master)
@@ -97,7 +97,8 @@ def fresh_up(ctx: ActionContext, retain: bool = False, init_args: Optional[Kubea
 def _joining(ctx: ActionContext) -> str:
     extra = len(ctx.plan.masters) - 1
     workers = f"{len(ctx.plan.workers)} node(s)"
-    return f"Joining {extra} master(s) one by one, then {workers}" if extra else f"Joining {workers}"
+    joining = f"Joining {extra} master(s) one by one, then {workers}" if extra else f"Joining {workers}"
+    return f"{joining}, each once booted"
 
 
 @exclusive("restored")

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from dind_cluster import cni, images, kubeadm, kubeadm_args, resources
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.backend.containers import exec_in, exec_with_files, put_files
-from dind_cluster.errors import ConfigError, DindError, Timeout
+from dind_cluster.backend.containers import exec_in, exec_with_files, exec_with_files_once_booted, put_files
+from dind_cluster.errors import CommandFailed, ConfigError, DindError, Timeout
 from dind_cluster.kubeadm_args import KubeadmArgs
 from dind_cluster.parallel import run_all
 
@@ -39,6 +40,28 @@ def run_with_config(ctx: ActionContext, node, path: str, config: str, patches: d
     ctx.progress.detail(config)
     ctx.progress.command(node.name, argv)
     return exec_with_files(node, {path: config, **patches}, list(argv), mode=0o600)
+
+
+@dataclass(frozen=True)
+class BootFirst:
+    """How `join_nodes` joins nodes that may still be booting: each join runs in the exec that
+    waits for the node's boot (up to `timeout`, reporting `units`), and `check(container, boot
+    report)` judges the boot before the join's own outcome."""
+    timeout: float
+    units: tuple
+    check: Callable
+
+
+def run_with_config_once_booted(ctx: ActionContext, node, path: str, config: str, patches: dict,
+                                argv: Sequence[str], boot: BootFirst) -> None:
+    """`run_with_config` in the exec that waits for the node's boot (exec_with_files_once_booted)."""
+    ctx.progress.detail(config)
+    ctx.progress.command(node.name, argv)
+    report, code, out = exec_with_files_once_booted(node, {path: config, **patches}, list(argv), timeout=boot.timeout,
+                                                    units=boot.units, mode=0o600)
+    boot.check(node, report)
+    if code != 0:
+        raise CommandFailed(node.name, [str(a) for a in argv], code, out)
 
 
 def kubeadm_version(master) -> str:
@@ -98,10 +121,10 @@ def _discovery(ctx: ActionContext, master, args: KubeadmArgs, from_init: Optiona
 
 def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
                args: Optional[KubeadmArgs] = None, certificate_key: str = "",
-               discovery: Optional[tuple] = None) -> None:
+               discovery: Optional[tuple] = None, boot: Optional[BootFirst] = None) -> None:
     """Join with the user's discovery, the one `kubeadm init` printed, or a fresh bootstrap token:
     extra masters one after another (concurrent etcd member joins are unsafe), then the workers
-    in parallel."""
+    in parallel. With `boot`, nodes still booting join as each one's boot is over."""
     if not joining:
         return
     args, user_patches = args or KubeadmArgs(), kubeadm_patches(ctx)
@@ -116,8 +139,11 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
                                             extra=args.fields, patches=bool(patches),
                                             certificate_key=certificate_key)
-        run_with_config(ctx, container, JOIN_CONFIG, config, patches,
-                        ["kubeadm", "join", f"--config={JOIN_CONFIG}", *args.flags])
+        argv = ["kubeadm", "join", f"--config={JOIN_CONFIG}", *args.flags]
+        if boot is None:
+            run_with_config(ctx, container, JOIN_CONFIG, config, patches, argv)
+        else:
+            run_with_config_once_booted(ctx, container, JOIN_CONFIG, config, patches, argv, boot)
 
     masters = [c for c in joining if by_name[c.name].role == "master"]
     for container in masters:

@@ -50,8 +50,9 @@ def forget_old_state(ctx: ActionContext) -> None:
 def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> tuple:
     """Create and start the first master (and an HA control plane's balancer) now, and every other
     node in the background, so that their creation and boot overlap the master's boot and `kubeadm
-    init`. Returns (the master, a future of the other nodes once booted); `created` waits for the
-    background creation before a rollback, so nothing is left behind."""
+    init`. Returns (the master, a future of the other nodes once started: `join_booting` waits for
+    their boots); `created` waits for the background creation before a rollback, so nothing is
+    left behind."""
     network_and_helpers(ctx, created)
     port = pinned_port(ctx)   # the master's, or in an HA control plane the balancer's
     files = node_files(ctx)
@@ -66,27 +67,31 @@ def start_nodes(ctx: ActionContext, image: str, run_mode, created) -> tuple:
     creating = in_background(_started, ctx, create, rest)
     created.pending.append(creating)
     start_balancer(ctx, created, port)
-    return master, in_background(_booted_when_started, ctx, creating)
+    return master, creating
 
 
 def _started(ctx: ActionContext, create, nodes: tuple) -> list:
     """The other nodes: extra masters at the default CPU weight (they join first, one by one) and
-    workers at a low one until booted, so that on a small host the master's boot and `kubeadm
-    init`, which everything waits for, get the CPU first and the workers' boots fill the gaps."""
+    workers at a low one until `kubeadm init` is over, so that on a small host the master's boot
+    and `kubeadm init`, which everything waits for, get the CPU first and the workers' boots fill
+    the gaps."""
     if not nodes:
         return []
     with ctx.progress.step(f"Starting {len(nodes)} more node container(s)"):
         return create(nodes, {n.name: backend.BOOT_CPU_SHARES for n in nodes if n.role != "master"})
 
 
-def _booted_when_started(ctx: ActionContext, creating: Future) -> list:
-    containers = creating.result()
-    booted(ctx, containers)
+def join_booting(ctx: ActionContext, master, started: Future, version: str, **join_options) -> None:
+    """Join the other nodes, each in the exec that waits for its boot (one exec a node, and a node
+    joins as soon as it is booted, not once all are). `kubeadm init` is over: the workers get the
+    default CPU weight back first."""
+    containers = started.result()
     workers = {node.name for node in ctx.plan.workers}
     refused = backend.restore_cpu_shares([c for c in containers if c.name in workers])
     if refused:
         ctx.progress.detail(f"the engine kept the boot CPU weight of {', '.join(refused)}")
-    return containers
+    boot = kube.BootFirst(NODE_BOOT_TIMEOUT, SETUP_UNITS, lambda c, report: check_node_setup(ctx, [c], [report]))
+    kube.join_nodes(ctx, master, containers, version, boot=boot, **join_options)
 
 
 def node_files(ctx: ActionContext) -> dict:

@@ -238,10 +238,19 @@ def boot_report(container, wait: int = 0, units: Iterable[str] = ()) -> BootRepo
     over (up to `wait` seconds). Asking systemd, containerd and each unit separately, and polling,
     cost several execs a node, each about 50 ms of the engine's and runc's time on a small host."""
     code, out = exec_in(container, [BOOT_REPORT, str(wait), *units], check=False)
-    if code in (126, 127) and "systemd=" not in out:
-        raise DockerError(f"node {container.name} has no {BOOT_REPORT}: its image is older than this "
-                          "dind-cluster", "rebuild the node image ('dind-cluster build-image', or unset DIND_IMAGE)")
+    if _no_boot_report(code, out):
+        raise _older_image(container)
     return parse_boot_report(out)
+
+
+def _no_boot_report(code: int, out: str) -> bool:
+    return code in (126, 127) and "systemd=" not in out
+
+
+def _older_image(container) -> DockerError:
+    return DockerError(f"node {container.name}: its image is older than this dind-cluster (no {BOOT_REPORT}, "
+                       "or one that can't run a command once booted)",
+                       "rebuild the node image ('dind-cluster build-image', or unset DIND_IMAGE)")
 
 
 def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeout: float,
@@ -269,7 +278,7 @@ def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeo
 
 def wait_for_node(container, timeout: float = 120, units: Iterable[str] = ()) -> BootReport:
     """Wait until systemd and containerd run in a node; returns its last boot report."""
-    wait = max(1, min(BOOT_WAIT_SLICE, int(timeout)))
+    wait = _wait_slice(timeout)
     reports: list = []
 
     def ready(c) -> str:
@@ -278,6 +287,42 @@ def wait_for_node(container, timeout: float = 120, units: Iterable[str] = ()) ->
 
     wait_until(container, ready, what="node", timeout=timeout)
     return reports[0]
+
+
+def _wait_slice(timeout: float) -> int:
+    return max(1, min(BOOT_WAIT_SLICE, int(timeout)))
+
+
+BOOT_NOT_OVER = 75    # BOOT_REPORT's exit code when its boot wait ran out before COMMAND could run
+REPORT_END = "--"     # the line between BOOT_REPORT's report and COMMAND's output
+
+
+def exec_with_files_once_booted(container, files: Mapping[str, Content], argv: list, *, timeout: float,
+                                units: Iterable[str] = (), mode: int = 0o644) -> tuple:
+    """wait_for_node, then exec_with_files, in one exec: BOOT_REPORT runs the command in its place
+    as soon as the node's boot is over (an exec saved for every worker of `up`, and its join starts
+    once it is booted, not once all are). Returns (the boot report, the command's exit code and
+    output); judging the report is the caller's."""
+    wait, units = _wait_slice(timeout), [str(u) for u in units]
+    stdin = tar_of(files, mode)
+    done: list = []
+
+    def ready(c) -> str:
+        code, out = exec_in(c, [BOOT_REPORT, str(wait), *units, "--", *_WITH_FILES, *argv], stdin=stdin,
+                            check=False, shown=[BOOT_REPORT, str(wait), *units, "--", *argv])
+        lines = out.split("\n")
+        end = lines.index(REPORT_END) if REPORT_END in lines else None
+        report = parse_boot_report("\n".join(lines[:end]))
+        if end is None:
+            if code == BOOT_NOT_OVER:
+                return report.state if report.state != "ready" else "booting"
+            if code == 0 or _no_boot_report(code, out):   # 0: a BOOT_REPORT that ignored COMMAND
+                raise _older_image(c)
+        done[:] = [report, code, "\n".join(lines[end + 1:]) if end is not None else out]
+        return "ready"
+
+    wait_until(container, ready, what="node", timeout=timeout)
+    return tuple(done)
 
 
 def wait_for_nodes(containers: list, timeout: float = 120, units: Iterable[str] = ()) -> list:

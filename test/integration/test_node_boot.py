@@ -9,7 +9,7 @@ import time
 import docker
 import pytest
 
-from dind_cluster.backend.containers import boot_report, exec_in, wait_for_nodes
+from dind_cluster.backend.containers import boot_report, exec_in, exec_with_files_once_booted, wait_for_nodes
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.nodes import NODE_ENV_PATH, create_nodes
 from dind_cluster.backend.runmode import detect_run_mode
@@ -181,3 +181,18 @@ def test_a_node_asked_as_soon_as_it_starts_answers_in_one_exec_once_booted(engin
     node = create_nodes(engine, plan, node_image, mode)[0]
     report = boot_report(node, wait=90, units=("dind-node-setup.service",))
     assert (report.state, report.units) == ("ready", {"dind-node-setup.service": "active"})
+
+
+def test_a_command_given_to_the_boot_wait_runs_once_the_node_is_booted_in_the_same_exec(engine, scope, node_image):
+    # `up` boots and joins each worker so: kubeadm join with its config, as soon as that node is booted.
+    plan = scope.plan(workers=0)
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    node = create_nodes(engine, plan, node_image, mode)[0]
+    script = "systemctl is-system-running; cat /etc/kubeadm/probe.yaml; exit 3"
+    report, code, out = exec_with_files_once_booted(node, {"/etc/kubeadm/probe.yaml": "kind: Probe\n"},
+                                                    ["sh", "-c", script], timeout=90, units=("dind-node-setup.service",))
+    assert (report.state, report.units) == ("ready", {"dind-node-setup.service": "active"})
+    state, *printed = out.split()
+    assert (code, printed) == (3, ["kind:", "Probe"]) and state in ("running", "degraded"), out
+    assert exec_in(node, ["stat", "-c", "%a", "/etc/kubeadm/probe.yaml"])[1].strip() == "644"

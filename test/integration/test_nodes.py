@@ -9,8 +9,8 @@ import docker
 import docker.errors
 import pytest
 
-from dind_cluster.backend.containers import (exec_in, exec_with_files, put_files, show_commands, tar_of,
-                                             wait_for_nodes)
+from dind_cluster.backend.containers import (BOOT_REPORT, exec_in, exec_with_files, exec_with_files_once_booted,
+                                             put_files, show_commands, tar_of, wait_for_nodes)
 from dind_cluster.backend.network import ensure_network, overlapping
 from dind_cluster.backend.nodes import (Created, clean, create_nodes, list_cluster,
                                         master_port, node_env, node_options, pause, remove_nodes,
@@ -454,6 +454,24 @@ def test_a_node_image_without_the_boot_report_fails_at_once_saying_so(engine, sc
         pass
     with pytest.raises(DockerError) as failed:
         wait_for_nodes([old], timeout=60)
+    assert "older than this dind-cluster" in failed.value.message and "build-image" in failed.value.hint
+
+
+# dind-boot-report as images before `up` booted and joined a worker in one exec had it: "--" and the
+# command were taken for units, and it ended with 0 having run nothing.
+REPORT_WITHOUT_COMMAND = """#!/bin/sh
+echo systemd=running; echo containerd=up; echo br_netfilter=yes
+for unit in "$@"; do echo "unit:$unit=inactive"; done
+"""
+
+
+@pytest.mark.docker
+def test_a_node_image_whose_boot_report_cant_run_a_command_fails_the_join_saying_so(engine, scope, node_image):
+    old = engine.containers.run(node_image, entrypoint=["sleep", "60"], command=[], name=f"old-{scope.value}",
+                                detach=True, labels=scope.labels)
+    put_files(old, {BOOT_REPORT: REPORT_WITHOUT_COMMAND}, mode=0o755)
+    with pytest.raises(DockerError) as failed:
+        exec_with_files_once_booted(old, {"/etc/kubeadm/join.yaml": "x"}, ["kubeadm", "join"], timeout=60)
     assert "older than this dind-cluster" in failed.value.message and "build-image" in failed.value.hint
 
 

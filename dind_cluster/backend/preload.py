@@ -10,6 +10,7 @@ from typing import Callable, List, Mapping, Optional
 from docker.types import Mount
 
 from dind_cluster.backend.client import docker_errors
+from dind_cluster.backend.containers import STDOUT, run_exec
 from dind_cluster.errors import CommandFailed, DindError, Timeout
 from dind_cluster.images import (CTR, IMAGE_LABEL, OFFLINE_HINT, KubeadmImages, fetch_argv,
                                  import_argv, pinned_label_argv)
@@ -61,27 +62,27 @@ def _start_build_container(client, image_id: str, recipe):
 
 
 def _run(container, argv: List[str], where: str = "image build container",
-         env: Optional[Mapping[str, str]] = None) -> str:
+         env: Optional[Mapping[str, str]] = None, check: bool = True) -> tuple:
+    """(exit code, stdout, stdout and stderr): read as backend.containers does, since the SDK's
+    exec_run loses output that comes in with the engine's response headers."""
     with docker_errors(f"running {argv[0]} in the {where}"):
-        code, output = container.exec_run(argv, environment=dict(env or {}))
-    text = (output or b"").decode(errors="replace")
-    if code != 0:
-        raise CommandFailed(where, list(argv), code, text)
-    return text
+        code, frames = run_exec(container, list(argv), env)
+    stdout = b"".join(data for stream, data in frames if stream == STDOUT).decode(errors="replace")
+    both = b"".join(data for _, data in frames).decode(errors="replace")
+    if check and code != 0:
+        raise CommandFailed(where, list(argv), code, both)
+    return code, stdout, both
 
 
 def _start_containerd(container, timeout: float = 30.0, env: Optional[Mapping[str, str]] = None) -> None:
     _run(container, ["sh", "-c", f"containerd >{LOG} 2>&1 & echo $! >{PID}"], env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with docker_errors("waiting for containerd in the image build container"):
-            code, _ = container.exec_run([*CTR, "version"])
-        if code == 0:
+        if _run(container, [*CTR, "version"], check=False)[0] == 0:
             return
         time.sleep(0.2)
-    _, log = container.exec_run(["tail", "-n", "15", LOG])
     raise Timeout(f"containerd didn't answer within {timeout:.0f}s in the image build container",
-                  (log or b"").decode(errors="replace"))
+                  _run(container, ["tail", "-n", "15", LOG], check=False)[2])
 
 
 def _import_archives(container, archives, progress: Progress) -> List[str]:
@@ -106,7 +107,7 @@ def _pull_images(container, refs, arch: str, progress: Progress,
 
 
 def _image_refs(container) -> List[str]:
-    return _run(container, [*CTR, "images", "ls", "-q"]).split()
+    return _run(container, [*CTR, "images", "ls", "-q"])[1].split()
 
 
 def _stop_containerd(container) -> None:

@@ -69,3 +69,12 @@ def test_output_that_came_with_the_headers_is_kept(node):
 def test_output_that_came_with_the_headers_is_kept_when_feeding_stdin(node):
     container, stdin_seen = node
     assert exec_in(container, ["cat"], stdin=b"in") == (0, "hello\nwarn\nworld\n")
+
+
+def test_the_image_build_reads_the_image_list_whole_and_from_stdout_only(node):
+    # preload pins each image `ctr images ls -q` lists in the image build container: a list lost
+    # with the headers would pin none, and a warning on stderr is no image.
+    from dind_cluster.backend.preload import _image_refs
+
+    container, _ = node
+    assert _image_refs(container) == ["hello", "world"]

@@ -20,8 +20,10 @@ HASH_LABEL = "dind-cluster.io/content-hash"
 # volume can be mounted nocopy, sparing dockerd the copy into every new node's volume.
 VAR_SEED_LABEL = "dind-cluster.io/var-seed"
 # The node's entrypoint writes the files this variable of its container carries, "<id>:<base64
-# tar>", at the container's first boot (backend/nodes.files_environment).
+# tar>", at the container's first boot (backend/nodes.files_environment); a node image says so
+# with this label (valued NODE_FILES_ENV). Images without it get their files as an archive.
 NODE_FILES_ENV = "DIND_NODE_FILES"
+NODE_FILES_LABEL = "dind-cluster.io/node-files-env"
 K8S_BINARIES = ("kubeadm", "kubelet", "kubectl")
 RELEASE_BASE = "https://dl.k8s.io/release"
 NO_IMAGES = "none"  # DIND_K8S_IMAGES_DIR=none: build without preloading control-plane images

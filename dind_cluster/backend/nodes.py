@@ -21,7 +21,7 @@ from dind_cluster.backend.network import remove_network, static_endpoint
 from dind_cluster.backend.registry import release as release_registries
 from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
-from dind_cluster.images import NODE_FILES_ENV, VAR_SEED_LABEL
+from dind_cluster.images import NODE_FILES_ENV, NODE_FILES_LABEL, VAR_SEED_LABEL
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.parallel import run_all
 from dind_cluster.resources import docker_limits
@@ -131,14 +131,18 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
     """
     created = created if created is not None else Created()
     todo = nodes if nodes is not None else plan.nodes
-    # Asked once, not per node. Snapshots (a mapping) restore onto volumes that already have
-    # their content, which Docker never copies over, so they need no answer.
-    seeds_var = isinstance(image, str) and image_seeds_var(client, image)
+    images = {node.name: image if isinstance(image, str) else image[node.name] for node in todo}
+    refs = sorted(set(images.values()))
+    labels = dict(zip(refs, run_all(lambda ref: image_labels(client, ref), refs)))
+    # Snapshots (a mapping) restore onto volumes that already have their content, which Docker
+    # never copies over: only a fresh node's volume is mounted nocopy for the entrypoint to seed.
+    seeds_var = isinstance(image, str) and VAR_SEED_LABEL in labels[image]
 
     def one(node: NodePlan):
-        node_image = image if isinstance(image, str) else image[node.name]
+        node_image = images[node.name]
         files = {NODE_ENV_PATH: node_env(plan, node), **(extra_files or {}).get(node.name, {})}
-        carried = files_environment(files)
+        reads_env = labels[node_image].get(NODE_FILES_LABEL) == FILES_ENV
+        carried = files_environment(files) if reads_env else None
         container = _create_node(client, plan, node, node_image, run_mode, apiserver_port, created,
                                  seeds_var, (cpu_shares or {}).get(node.name), carried or {})
         if carried is None:
@@ -156,7 +160,8 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
 # in its container's FILES_ENV, a base64 tar behind an ID of its own (image/rootfs's
 # dind-entrypoint writes them at the container's first boot and unsets it): a put_archive before
 # start costs dockerd a re-execution of itself, ~70 ms of CPU a node. Beyond FILES_ENV_MAX (the
-# kernel takes at most 128 KiB a variable) they are put in as an archive.
+# kernel takes at most 128 KiB a variable), and for an image whose NODE_FILES_LABEL doesn't say
+# its entrypoint reads them (made by an older dind-cluster), they are put in as an archive.
 FILES_ENV = NODE_FILES_ENV
 FILES_ENV_MAX = 96 * 1024
 
@@ -169,11 +174,11 @@ def files_environment(files: Mapping[str, Content]) -> Optional[dict]:
     return {FILES_ENV: f"{hashlib.sha256(payload.encode()).hexdigest()[:16]}:{payload}"}
 
 
-def image_seeds_var(client, image: str) -> bool:
-    """Whether the node image's entrypoint fills an empty /var itself (its VAR_SEED_LABEL)."""
+def image_labels(client, image: str) -> dict:
+    """A node image's labels: whether its entrypoint seeds an empty /var (VAR_SEED_LABEL) and
+    writes the files its environment carries (NODE_FILES_LABEL)."""
     with docker_errors(f"inspecting image {image}"):
-        labels = client.images.get(image).labels or {}
-    return VAR_SEED_LABEL in labels
+        return client.images.get(image).labels or {}
 
 
 def _create_node(client, plan, node, image, run_mode, apiserver_port, created, seeds_var, cpu_shares, environment):

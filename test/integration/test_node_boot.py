@@ -13,7 +13,7 @@ from dind_cluster.backend.containers import boot_report, exec_in, exec_with_file
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.nodes import NODE_ENV_PATH, create_nodes
 from dind_cluster.backend.runmode import detect_run_mode
-from dind_cluster.images import VAR_SEED_LABEL
+from dind_cluster.images import NODE_FILES_ENV, NODE_FILES_LABEL, VAR_SEED_LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -78,6 +78,27 @@ def test_dpkg_database_stays_in_the_image_and_still_works(cluster):
     assert not target.startswith("/var/"), target
     exec_in(node, ["apt-mark", "hold", "bash"])            # dpkg writes its status through the link
     assert exec_in(node, ["apt-mark", "showhold"])[1].split() == ["bash"]
+
+
+def test_the_node_image_says_its_entrypoint_writes_the_files_its_environment_carries(engine, node_image):
+    assert engine.images.get(node_image).labels.get(NODE_FILES_LABEL) == NODE_FILES_ENV
+
+
+def test_an_image_that_doesnt_say_so_gets_its_files_as_an_archive(engine, scope, node_image):
+    # A DIND_IMAGE or snapshot made by an older dind-cluster: its entrypoint would ignore the variable.
+    plan = scope.plan(workers=0)
+    holder = engine.containers.create(node_image, labels=scope.labels)
+    older = holder.commit(repository=f"older-{scope.value}", tag="x", changes=[f"LABEL {NODE_FILES_LABEL}=no"])
+    holder.remove()   # the image keeps the scope's label: the fixture removes it
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    since = int(time.time()) - 1
+    node = create_nodes(engine, plan, older.id, mode, extra_files={plan.master.name: {"/etc/dind/probe": "p\n"}})[0]
+    assert exec_in(node, ["cat", "/etc/dind/probe"])[1] == "p\n"
+    assert not any(e.startswith(NODE_FILES_ENV + "=") for e in node.attrs["Config"]["Env"])
+    actions = [e["Action"] for e in engine.events(since=since, until=int(time.time()) + 1, decode=True,
+                                                   filters={"type": "container", "container": node.id})]
+    assert "extract-to-dir" in actions, actions
 
 
 def test_a_restarted_node_keeps_its_var_and_the_files_changed_since_its_first_boot(cluster):

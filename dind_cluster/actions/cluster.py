@@ -157,14 +157,13 @@ def free_label_id(ctx: ActionContext) -> ActionContext:
     """A DIND_LABEL without CLUSTER_ID whose ID another of our clusters uses: take the next free
     ID and remember it for the label (label_ids.py), instead of failing preflight."""
     from dind_cluster import label_ids, naming
-    from dind_cluster.backend.facts import gather_facts
     from dind_cluster.plan import make_plan
     from dind_cluster.preflight import taken_by_another_cluster
 
     label = ctx.value("DIND_LABEL").strip()
     if not naming.is_label_derived(label, ctx.value("CLUSTER_ID")):
         return ctx
-    facts = gather_facts(ctx.client, ctx.environ)
+    facts = ctx.facts()
     if not taken_by_another_cluster(facts, ctx.plan):
         return ctx
     for candidate in naming.label_id_candidates(label):

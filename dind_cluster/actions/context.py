@@ -16,6 +16,7 @@ class ActionContext:
     progress: Progress
     _client: Optional[object] = field(default=None, repr=False)
     _host_size: Optional[tuple] = field(default=None, repr=False)
+    _facts: Optional[object] = field(default=None, repr=False)
 
     @property
     def client(self):
@@ -34,6 +35,15 @@ class ActionContext:
 
             self._host_size = engine_size(self.client)
         return self._host_size
+
+    def facts(self):
+        """The engine's and its host's facts (backend/facts.py), gathered once per command: a
+        label's free cluster ID and the preflight both read them."""
+        if self._facts is None:
+            from dind_cluster.backend.facts import gather_facts
+
+            self._facts = gather_facts(self.client, self.environ)
+        return self._facts
 
     def value(self, name: str, default: str = "") -> str:
         return self.values.get(name) or default

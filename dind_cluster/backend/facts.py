@@ -54,7 +54,7 @@ def engine_size(client) -> tuple[int, int]:
 
 def preflight_problems(ctx) -> list:
     """run_preflight for an ActionContext (its client, environment and plan)."""
-    return run_preflight(gather_facts(ctx.client, ctx.environ), ctx.plan,
+    return run_preflight(ctx.facts(), ctx.plan,
                          btrfs_anyway=ctx.flag("RUN_ON_BTRFS_ANYWAY"))
 
 

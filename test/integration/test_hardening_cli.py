@@ -74,6 +74,7 @@ def test_a_label_whose_id_another_cluster_uses_takes_the_next_free_one(engine, s
     from dind_cluster.actions.cluster import free_label_id
     from dind_cluster.actions.context import ActionContext
     from dind_cluster.backend.client import docker_client
+    from dind_cluster.backend.facts import preflight_problems
     from dind_cluster.plan import make_plan
     from dind_cluster.ui import Progress
 
@@ -83,9 +84,13 @@ def test_a_label_whose_id_another_cluster_uses_takes_the_next_free_one(engine, s
     engine.networks.create(f"kubeadm-dind-net-{scope.value}", ipam=ipam,
                            labels={naming.CLUSTER_LABEL: f"other-{scope.value}", **scope.labels})
     environ = {"HOME": str(tmp_path)}
+    client, asked = docker_client(os.environ), []
+    client.info = lambda real=client.info: asked.append("info") or real()
     ctx = ActionContext(plan=make_plan(values), values=values, environ=environ, progress=Progress(quiet=True),
-                        _client=docker_client(os.environ))
+                        _client=client)
     moved = free_label_id(ctx)
+    preflight_problems(moved)
+    assert asked == ["info"]   # the engine's facts: gathered once for the label's ID and the preflight
     assert moved.plan.cluster_id != str(own)
     assert label_ids.load(environ) == {label: int(moved.plan.cluster_id)}
     assert make_plan(values, label_ids.load(environ)).network == moved.plan.network  # later commands agree

@@ -71,9 +71,9 @@ def route_files(plan: ClusterPlan) -> dict[str, str]:
 
 
 def boot_files(plan: ClusterPlan) -> dict[str, dict[str, str]]:
-    """node name -> {path: text} put into a new bridge/ptp node before it starts: its conflist and
-    the routes its dind-node-setup applies at boot (all planned, so `up` has no pod-network step
-    after kubeadm). Empty for plugins that bring their own manifest."""
+    """node name -> {path: text} a new bridge/ptp node starts with (written before systemd
+    starts): its conflist and the routes its dind-node-setup applies at boot (all planned, so `up`
+    has no pod-network step after kubeadm). Empty for plugins that bring their own manifest."""
     if plan.cni_plugin not in CONFLIST_PLUGINS:
         return {}
     routes = route_files(plan)

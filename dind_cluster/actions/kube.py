@@ -34,34 +34,31 @@ def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
     return exec_in(container, list(argv))
 
 
-def run_with_config(ctx: ActionContext, node, path: str, config: str, patches: dict,
-                    argv: Sequence[str]) -> tuple:
-    """`run`, with the kubeadm config (shown with -v) and its patches put in by the same exec."""
-    ctx.progress.detail(config)
-    ctx.progress.command(node.name, argv)
-    return exec_with_files(node, {path: config, **patches}, list(argv), mode=0o600)
-
-
 @dataclass(frozen=True)
 class BootFirst:
-    """How `join_nodes` joins nodes that may still be booting: each join runs in the exec that
-    waits for the node's boot (up to `timeout`, reporting `units`), and `check(container, boot
-    report)` judges the boot before the join's own outcome."""
+    """How to run a command on a node that may still be booting: in the exec that waits for its
+    boot (up to `timeout`, reporting `units`); `check(container, boot report)` judges the boot
+    before the command's own outcome."""
     timeout: float
     units: tuple
     check: Callable
 
 
-def run_with_config_once_booted(ctx: ActionContext, node, path: str, config: str, patches: dict,
-                                argv: Sequence[str], boot: BootFirst) -> None:
-    """`run_with_config` in the exec that waits for the node's boot (exec_with_files_once_booted)."""
+def run_with_config(ctx: ActionContext, node, path: str, config: str, patches: dict,
+                    argv: Sequence[str], boot: Optional[BootFirst] = None) -> tuple:
+    """`run`, with the kubeadm config (shown with -v) and its patches put in by the same exec;
+    with `boot`, that exec first waits for the node's boot (exec_with_files_once_booted)."""
     ctx.progress.detail(config)
     ctx.progress.command(node.name, argv)
-    report, code, out = exec_with_files_once_booted(node, {path: config, **patches}, list(argv), timeout=boot.timeout,
-                                                    units=boot.units, mode=0o600)
+    files, argv = {path: config, **patches}, [str(a) for a in argv]
+    if boot is None:
+        return exec_with_files(node, files, argv, mode=0o600)
+    report, code, out = exec_with_files_once_booted(node, files, argv, timeout=boot.timeout, units=boot.units,
+                                                    mode=0o600)
     boot.check(node, report)
     if code != 0:
-        raise CommandFailed(node.name, [str(a) for a in argv], code, out)
+        raise CommandFailed(node.name, argv, code, out)
+    return code, out
 
 
 def kubeadm_version(master) -> str:
@@ -139,11 +136,8 @@ def join_nodes(ctx: ActionContext, master, joining: Sequence, version: str,
                                             api_endpoint=endpoint, token=token, ca_cert_hashes=hashes,
                                             extra=args.fields, patches=bool(patches),
                                             certificate_key=certificate_key)
-        argv = ["kubeadm", "join", f"--config={JOIN_CONFIG}", *args.flags]
-        if boot is None:
-            run_with_config(ctx, container, JOIN_CONFIG, config, patches, argv)
-        else:
-            run_with_config_once_booted(ctx, container, JOIN_CONFIG, config, patches, argv, boot)
+        run_with_config(ctx, container, JOIN_CONFIG, config, patches,
+                        ["kubeadm", "join", f"--config={JOIN_CONFIG}", *args.flags], boot)
 
     masters = [c for c in joining if by_name[c.name].role == "master"]
     for container in masters:

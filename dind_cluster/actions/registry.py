@@ -75,7 +75,8 @@ def for_cluster(ctx: ActionContext) -> None:
 
 
 def node_files(ctx: ActionContext) -> dict:
-    """{node name: {path: content}} of host files and proxy drop-ins, put in before nodes start."""
+    """{node name: {path: content}} of host files and proxy drop-ins, written into new nodes before
+    systemd starts (backend/nodes.create_nodes)."""
     cfg = config(ctx)
     endpoint = registry_plan.registry_endpoint(ctx.plan) if cfg.local.enabled else None
     files = registry_plan.node_files(cfg, ctx.plan, endpoint)

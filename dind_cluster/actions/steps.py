@@ -83,21 +83,26 @@ def _started(ctx: ActionContext, create, nodes: tuple) -> list:
 
 def join_booting(ctx: ActionContext, master, started: Future, version: str, **join_options) -> None:
     """Join the other nodes, each in the exec that waits for its boot (one exec a node, and a node
-    joins as soon as it is booted, not once all are). `kubeadm init` is over: the workers get the
-    default CPU weight back first."""
+    joins as soon as it is booted, not once all are); a node image made by an older dind-cluster
+    has no such boot report: its nodes are waited for first. `kubeadm init` is over: the workers
+    get the default CPU weight back first."""
     containers = started.result()
     workers = {node.name for node in ctx.plan.workers}
     refused = backend.restore_cpu_shares([c for c in containers if c.name in workers])
     if refused:
         ctx.progress.detail(f"the engine kept the boot CPU weight of {', '.join(refused)}")
     boot = kube.BootFirst(NODE_BOOT_TIMEOUT, SETUP_UNITS, lambda c, report: check_node_setup(ctx, [c], [report]))
+    if not all(backend.reads_files_env(c.labels) for c in containers):
+        booted(ctx, containers)
+        boot = None
     kube.join_nodes(ctx, master, containers, version, boot=boot, **join_options)
 
 
 def node_files(ctx: ActionContext) -> dict:
-    """{node name: {path: content}} put into new nodes before they start: registry host files and
-    proxy drop-ins, and with bridge/ptp the node's CNI conflist and static routes (applied by the
-    node's own dind-node-setup at boot, so there is no pod-network step after kubeadm)."""
+    """{node name: {path: content}} new nodes start with (written before systemd starts): registry
+    host files and proxy drop-ins, and with bridge/ptp the node's CNI conflist and static routes
+    (applied by the node's own dind-node-setup at boot, so there is no pod-network step after
+    kubeadm)."""
     registry, network = registry_steps.node_files(ctx), cni.boot_files(ctx.plan)
     return {node.name: {**registry.get(node.name, {}), **network.get(node.name, {})} for node in ctx.plan.nodes}
 

@@ -141,8 +141,7 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
     def one(node: NodePlan):
         node_image = images[node.name]
         files = {NODE_ENV_PATH: node_env(plan, node), **(extra_files or {}).get(node.name, {})}
-        reads_env = labels[node_image].get(NODE_FILES_LABEL) == FILES_ENV
-        carried = files_environment(files) if reads_env else None
+        carried = files_environment(files) if reads_files_env(labels[node_image]) else None
         container = _create_node(client, plan, node, node_image, run_mode, apiserver_port, created,
                                  seeds_var, (cpu_shares or {}).get(node.name), carried or {})
         if carried is None:
@@ -157,21 +156,27 @@ def create_nodes(client: docker.DockerClient, plan: ClusterPlan,
 
 
 # The files a new node starts with (node.env, CNI config, routes, registry and proxy settings) come
-# in its container's FILES_ENV, a base64 tar behind an ID of its own (image/rootfs's
+# in its container's NODE_FILES_ENV, a base64 tar behind an ID of its own (image/rootfs's
 # dind-entrypoint writes them at the container's first boot and unsets it): a put_archive before
 # start costs dockerd a re-execution of itself, ~70 ms of CPU a node. Beyond FILES_ENV_MAX (the
 # kernel takes at most 128 KiB a variable), and for an image whose NODE_FILES_LABEL doesn't say
 # its entrypoint reads them (made by an older dind-cluster), they are put in as an archive.
-FILES_ENV = NODE_FILES_ENV
 FILES_ENV_MAX = 96 * 1024
 
 
 def files_environment(files: Mapping[str, Content]) -> Optional[dict]:
-    """{FILES_ENV: "<id>:<base64 tar>"}, or None when too large to carry so."""
+    """{NODE_FILES_ENV: "<id>:<base64 tar>"}, or None when too large to carry so. The ID is the
+    content's hash: new content (tar_of stamps the time) is written, a restart's is not."""
     payload = base64.b64encode(tar_of(files)).decode()
     if len(payload) > FILES_ENV_MAX:
         return None
-    return {FILES_ENV: f"{hashlib.sha256(payload.encode()).hexdigest()[:16]}:{payload}"}
+    return {NODE_FILES_ENV: f"{hashlib.sha256(payload.encode()).hexdigest()[:16]}:{payload}"}
+
+
+def reads_files_env(labels: Mapping[str, str]) -> bool:
+    """Whether a node image (or a container of it: its labels include the image's) is of this
+    dind-cluster's entrypoint and boot report: files carried in NODE_FILES_ENV, COMMAND once booted."""
+    return labels.get(NODE_FILES_LABEL) == NODE_FILES_ENV
 
 
 def image_labels(client, image: str) -> dict:

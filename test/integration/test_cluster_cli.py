@@ -94,6 +94,32 @@ def test_up_puts_no_archive_into_a_node_and_boots_and_joins_a_worker_in_one_exec
         assert [line.split()[2] for line in calls.splitlines() if line.split()[1] == "kubeadm"] == ["join"], calls
 
 
+def test_a_node_image_of_an_older_dind_cluster_is_booted_then_joined(engine, cluster, tmp_path):
+    """Its boot report can't run kubeadm join (the image lacks NODE_FILES_LABEL): a worker is
+    waited for first and joined by an exec of its own, its files put in as an archive."""
+    from dind_cluster.images import NODE_FILES_LABEL
+
+    holder = engine.containers.create(engine.containers.get(node_names(cluster)[0]).image.id)
+    older = holder.commit(repository="dind-cluster-test-older", tag=cluster["CLUSTER_ID"],
+                          changes=[f"LABEL {NODE_FILES_LABEL}=no"])
+    holder.remove()
+    env = clusters.cluster_env(tmp_path, CLUSTER_ID=free_cluster_id(engine, 150, 199), NUM_NODES="1",
+                               DIND_IMAGE=older.id, SKIP_SNAPSHOT="y")
+    worker = f"kube-node-1-cluster-{env['CLUSTER_ID']}"
+    since = int(time.time()) - 1
+    try:
+        cli(env, "up")
+        events = engine.events(since=since, until=int(time.time()) + 1, decode=True,
+                               filters={"type": "container", "container": worker})
+        actions = [e["Action"] for e in events]
+        execs = [a for a in actions if a.startswith("exec_start:")]
+        assert "extract-to-dir" in actions and execs[-1].endswith(" kubeadm join --config=/etc/kubeadm/join.yaml")
+        assert execs[:-1] and all(BOOT_REPORT in e and "kubeadm" not in e for e in execs[:-1]), execs
+    finally:
+        remove_cluster(engine, f"cluster-{env['CLUSTER_ID']}")
+        engine.images.remove(older.id, force=True)
+
+
 def test_workers_booted_at_a_low_cpu_weight_run_at_the_default_one_after_up(engine, cluster):
     for name in node_names(cluster):
         assert engine.containers.get(name).attrs["HostConfig"]["CpuShares"] in (0, 1024), name

@@ -13,6 +13,7 @@ from dind_cluster.backend.containers import boot_report, exec_in, exec_with_file
 from dind_cluster.backend.network import ensure_network
 from dind_cluster.backend.nodes import NODE_ENV_PATH, create_nodes
 from dind_cluster.backend.runmode import detect_run_mode
+from dind_cluster.cni import ROUTES_PATH
 from dind_cluster.images import NODE_FILES_ENV, NODE_FILES_LABEL, VAR_SEED_LABEL
 
 pytestmark = pytest.mark.docker
@@ -217,3 +218,16 @@ def test_a_command_given_to_the_boot_wait_runs_once_the_node_is_booted_in_the_sa
     state, *printed = out.split()
     assert (code, printed) == (3, ["kind:", "Probe"]) and state in ("running", "degraded"), out
     assert exec_in(node, ["stat", "-c", "%a", "/etc/kubeadm/probe.yaml"])[1].strip() == "644"
+
+
+def test_the_command_given_to_the_boot_wait_doesnt_run_on_a_node_whose_set_up_failed(engine, scope, node_image):
+    # A node joins only once its network set-up is done; a route that can't be added fails it.
+    plan = scope.plan(workers=0)
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    bad = {plan.master.name: {ROUTES_PATH: "-4 10.244.9.0/24 192.0.2.1\n"}}
+    node = create_nodes(engine, plan, node_image, mode, extra_files=bad)[0]
+    report, code, _ = exec_with_files_once_booted(node, {}, ["touch", "/etc/ran"], timeout=90,
+                                                  units=("dind-node-setup.service",))
+    assert (report.state, report.units, code) == ("ready", {"dind-node-setup.service": "failed"}, 76)
+    assert exec_in(node, ["test", "-e", "/etc/ran"], check=False)[0] == 1

@@ -9,6 +9,8 @@ import docker
 import docker.errors
 import pytest
 
+from dind_cluster.images import NODE_FILES_ENV
+
 from dind_cluster.backend.containers import (BOOT_REPORT, exec_in, exec_with_files, exec_with_files_once_booted,
                                              put_files, show_commands, tar_of, wait_for_nodes)
 from dind_cluster.backend.network import ensure_network, overlapping
@@ -455,6 +457,23 @@ def test_a_node_image_without_the_boot_report_fails_at_once_saying_so(engine, sc
     with pytest.raises(DockerError) as failed:
         wait_for_nodes([old], timeout=60)
     assert "older than this dind-cluster" in failed.value.message and "build-image" in failed.value.hint
+
+
+@pytest.mark.docker
+def test_a_node_whose_entrypoint_fails_is_reported_stopped_with_its_log(engine, scope, node_image, monkeypatch):
+    # The engine restarts it (restart policy) while we wait; an exec into it then fails, which is
+    # not a missing boot report. Files that can't be written fail its entrypoint.
+    import dind_cluster.backend.nodes as nodes
+
+    plan = scope.plan(workers=0)
+    mode = detect_run_mode(engine, node_image, plan.labels)
+    ensure_network(engine, plan)
+    monkeypatch.setattr(nodes, "files_environment", lambda files: {NODE_FILES_ENV: "0123456789abcdef:!!not base64"})
+    node = create_nodes(engine, plan, node_image, mode)[0]
+    with pytest.raises(DockerError) as failed:
+        wait_for_nodes([node], timeout=60)
+    assert "stopped while starting" in failed.value.message, failed.value.message
+    assert "could not write the node's files" in failed.value.hint
 
 
 # dind-boot-report as images before `up` booted and joined a worker in one exec had it: "--" and the

@@ -1,13 +1,15 @@
-"""A new node's files travel in its container's environment (backend/nodes.FILES_ENV), which the
-node's entrypoint unpacks at its first boot: "<id>:<base64 tar>", the ID telling one container's
-files from another's; files too large for one variable go in as an archive instead."""
+"""A new node's files travel in its container's environment (images.NODE_FILES_ENV), which the
+node's entrypoint unpacks at its first boot: "<id>:<base64 tar>", the ID a hash of the content (the
+tar is stamped with its time, so each new container's differs: a restart's doesn't); files too
+large for one variable go in as an archive instead."""
 from __future__ import annotations
 
 import base64
 import io
 import tarfile
 
-from dind_cluster.backend.nodes import FILES_ENV, FILES_ENV_MAX, files_environment
+from dind_cluster.backend.nodes import FILES_ENV_MAX, files_environment
+from dind_cluster.images import NODE_FILES_ENV
 
 
 def unpacked(value: str) -> dict:
@@ -20,14 +22,14 @@ def unpacked(value: str) -> dict:
 def test_the_variable_carries_every_file_at_its_path():
     files = {"/etc/dind/node.env": "NODE_NAME=kube-master\n", "/etc/cni/net.d/10-dindnet.conflist": b"{}\n"}
     env = files_environment(files)
-    assert list(env) == [FILES_ENV]
-    assert unpacked(env[FILES_ENV]) == {"etc/dind/node.env": b"NODE_NAME=kube-master\n",
+    assert list(env) == [NODE_FILES_ENV]
+    assert unpacked(env[NODE_FILES_ENV]) == {"etc/dind/node.env": b"NODE_NAME=kube-master\n",
                                         "etc/cni/net.d/10-dindnet.conflist": b"{}\n"}
 
 
 def test_different_files_get_different_ids():
-    one = files_environment({"/etc/dind/routes": "a\n"})[FILES_ENV]
-    other = files_environment({"/etc/dind/routes": "b\n"})[FILES_ENV]
+    one = files_environment({"/etc/dind/routes": "a\n"})[NODE_FILES_ENV]
+    other = files_environment({"/etc/dind/routes": "b\n"})[NODE_FILES_ENV]
     assert one.partition(":")[0] != other.partition(":")[0]
 
 

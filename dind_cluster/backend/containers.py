@@ -238,19 +238,14 @@ def boot_report(container, wait: int = 0, units: Iterable[str] = ()) -> BootRepo
     over (up to `wait` seconds). Asking systemd, containerd and each unit separately, and polling,
     cost several execs a node, each about 50 ms of the engine's and runc's time on a small host."""
     code, out = exec_in(container, [BOOT_REPORT, str(wait), *units], check=False)
-    if _no_boot_report(container, code, out):
+    if _no_boot_report(code, out):
         raise _older_image(container)
     return parse_boot_report(out)
 
 
-def _no_boot_report(container, code: int, out: str) -> bool:
-    """The exec could not run BOOT_REPORT in a node that still runs (one the engine is restarting
-    after its entrypoint failed can't run anything either: wait_until says that it stopped)."""
-    if code not in (126, 127) or "systemd=" in out:
-        return False
-    with docker_errors(f"inspecting {container.name}"):
-        container.reload()
-    return container.status == "running"
+def _no_boot_report(code: int, out: str) -> bool:
+    """The exec couldn't run BOOT_REPORT (wait_until tells this from a node that stopped meanwhile)."""
+    return code in (126, 127) and "systemd=" not in out
 
 
 def _older_image(container) -> DockerError:
@@ -262,18 +257,28 @@ def _older_image(container) -> DockerError:
 def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeout: float,
                interval: float = 0.2) -> None:
     """Poll until `is_ready(container)` returns "ready" (else it says what is missing). A container
-    that stops, or the timeout, raises with the container's last log lines as the hint."""
+    that stops, or that its restart policy restarts meanwhile (its entrypoint failed), or the
+    timeout, raises with the container's last log lines as the hint; so does an error of
+    `is_ready` that the container's stop explains (an exec into it can't run)."""
     deadline = time.monotonic() + timeout
-    state = "not started"
+    state, restarts = "not started", None
     while True:
         with docker_errors(f"inspecting {container.name}"):
             container.reload()
-        if container.status in ("exited", "dead", "restarting"):   # restarting: by its restart policy
+        restarts = container.attrs.get("RestartCount", 0) if restarts is None else restarts
+        if container.status in ("exited", "dead", "restarting") or container.attrs.get("RestartCount", 0) > restarts:
             raise DockerError(f"{what} {container.name} stopped while starting "
                               f"(exit {container.attrs['State'].get('ExitCode')})",
                               last_logs(container))
         if container.status == "running":
-            state = is_ready(container)
+            try:
+                state = is_ready(container)
+            except DockerError:
+                with docker_errors(f"inspecting {container.name}"):
+                    container.reload()
+                if container.status == "running" and container.attrs.get("RestartCount", 0) == restarts:
+                    raise
+                continue   # it stopped or restarted: said at the top
             if state == "ready":
                 return
         if time.monotonic() > deadline:
@@ -322,10 +327,8 @@ def exec_with_files_once_booted(container, files: Mapping[str, Content], argv: l
         if end is None:
             if code == BOOT_NOT_OVER:
                 return report.state if report.state != "ready" else "booting"
-            if code == 0 or _no_boot_report(c, code, out):   # 0: a BOOT_REPORT that ignored COMMAND
+            if code == 0 or _no_boot_report(code, out):   # 0: a BOOT_REPORT that ignored COMMAND
                 raise _older_image(c)
-            if code in (126, 127):
-                return "not answering"   # stopped: wait_until's next look says so
         done[:] = [report, code, "\n".join(lines[end + 1:]) if end is not None else out]
         return "ready"
 

@@ -262,11 +262,18 @@ def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeo
     `is_ready` that the container's stop explains (an exec into it can't run)."""
     deadline = time.monotonic() + timeout
     state, restarts = "not started", None
-    while True:
+
+    def look() -> bool:
+        """Inspect it again; whether it stopped, or was restarted since the first look."""
+        nonlocal restarts
         with docker_errors(f"inspecting {container.name}"):
             container.reload()
-        restarts = container.attrs.get("RestartCount", 0) if restarts is None else restarts
-        if container.status in ("exited", "dead", "restarting") or container.attrs.get("RestartCount", 0) > restarts:
+        count = container.attrs.get("RestartCount", 0)
+        restarts = count if restarts is None else restarts
+        return container.status in ("exited", "dead", "restarting") or count > restarts
+
+    while True:
+        if look():
             raise DockerError(f"{what} {container.name} stopped while starting "
                               f"(exit {container.attrs['State'].get('ExitCode')})",
                               last_logs(container))
@@ -274,9 +281,7 @@ def wait_until(container, is_ready: Callable[[object], str], *, what: str, timeo
             try:
                 state = is_ready(container)
             except DockerError:
-                with docker_errors(f"inspecting {container.name}"):
-                    container.reload()
-                if container.status == "running" and container.attrs.get("RestartCount", 0) == restarts:
+                if not look() and container.status == "running":
                     raise
                 continue   # it stopped or restarted: said at the top
             if state == "ready":

@@ -13,8 +13,9 @@ from dind_cluster.errors import ConfigError, DockerError, EngineUnreachable
 
 _clients: dict = {}
 # Bounded waits, per kind of call: the first answer (the API version) shows an engine that accepts
-# connections and never answers; any later call (an exec of kubeadm init, a commit, a build's
-# next line) gets CALL_TIMEOUT. The SDK's own default would hang a command for 600 s.
+# connections and never answers; any later call (a commit, a build's next line, an exec's stdin
+# making progress) gets CALL_TIMEOUT. An exec's output is not bounded: kubeadm bounds its own
+# waits, and may be silent for longer. The SDK's own default would hang a command for 600 s.
 ANSWER_TIMEOUT = 10.0
 CALL_TIMEOUT = 300.0
 DEFAULT_HOST = "unix:///var/run/docker.sock"

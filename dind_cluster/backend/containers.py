@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import socket
+import ssl
+import struct
 import tarfile
 import threading
 import time
@@ -99,13 +101,15 @@ def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None, std
     exec_id = api.exec_create(container.id, argv, stdin=stdin is not None, stdout=True, stderr=True,
                               environment=dict(env or {}))["Id"]
     reader, sock = _start_exec(api, exec_id)
+    # No bound on the output's pauses: kubeadm init or join may be silent for minutes (pulling
+    # images, the kubelet's TLS bootstrap) and bounds its own waits. Writing stdin is bounded.
+    api._disable_socket_timeout(sock)
     failed: list = []
     writer = None
-    if stdin is None:
-        api._disable_socket_timeout(sock)   # as the SDK's exec_run: kubeadm init may take minutes
-    else:
+    if stdin is not None:
         chunks = [stdin] if isinstance(stdin, bytes) else stdin
-        writer = threading.Thread(target=_feed, args=(getattr(sock, "_sock", sock), chunks, failed), daemon=True)
+        writer = threading.Thread(target=_feed, args=(getattr(sock, "_sock", sock), chunks, failed,
+                                                      api.timeout), daemon=True)
         writer.start()
     try:
         frames = list(_frames(reader))
@@ -113,6 +117,9 @@ def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None, std
         if writer is not None:
             writer.join()
         _close(reader, sock)
+    if failed and isinstance(failed[0], _Stalled):
+        raise DockerError(f"feeding stdin to '{' '.join(argv)}' in {container.name}: the command took "
+                          f"none of it for {failed[0].seconds:g} s", "is the command reading its stdin?")
     code = api.exec_inspect(exec_id)["ExitCode"]
     if failed and (code == 0 or not isinstance(failed[0], OSError)):
         raise DockerError(f"feeding stdin to '{' '.join(argv)}' in {container.name}: {failed[0]}")
@@ -167,15 +174,31 @@ def _frames(reader) -> Iterable[tuple]:
             yield header[0], data
 
 
-def _feed(raw, chunks: Iterable[bytes], failed: list) -> None:
+class _Stalled(Exception):
+    def __init__(self, seconds: float):
+        super().__init__(f"no progress for {seconds:g} s")
+        self.seconds = seconds
+
+
+def _feed(raw, chunks: Iterable[bytes], failed: list, stall_after: Optional[float]) -> None:
+    """Write the chunks, then half-close. A send that makes no progress for `stall_after` seconds
+    (SO_SNDTIMEO: the reads on the same socket stay unbounded) ends the whole exec."""
+    if stall_after:
+        seconds = int(stall_after)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                       struct.pack("ll", seconds, int((stall_after - seconds) * 1e6)))
+    how = socket.SHUT_WR
     try:
         for chunk in chunks:
             raw.sendall(chunk)
+    except (BlockingIOError, ssl.SSLWantWriteError):   # SO_SNDTIMEO ran out (plain or TLS socket)
+        failed.append(_Stalled(stall_after))
+        how = socket.SHUT_RDWR   # the reads end too: nobody will take the rest
     except Exception as exc:  # noqa: BLE001 - the source or the socket broke; reported below
         failed.append(exc)
     finally:
         try:
-            raw.shutdown(socket.SHUT_WR)
+            raw.shutdown(how)
         except OSError:
             pass
 

@@ -525,3 +525,29 @@ def test_workers_boot_at_a_low_cpu_weight_and_get_the_default_back(engine, scope
     assert cgroup_cpu_weight(worker) == default
     worker.reload()
     assert worker.attrs["HostConfig"]["CpuShares"] in (0, DEFAULT_CPU_SHARES)
+
+
+def _with_call_timeout(container, seconds: float):
+    """The same container through a client whose calls time out after `seconds` (CALL_TIMEOUT's role)."""
+    client = docker.from_env(timeout=seconds)
+    return client.containers.get(container.id)
+
+
+@pytest.mark.docker
+def test_a_command_fed_on_stdin_may_stay_silent_longer_than_the_call_timeout(cluster):
+    # kubeadm init and join get their config as a tar on stdin; a real one is silent for minutes
+    # while it pulls images or waits for the kubelet's TLS bootstrap (up to 5 min by its defaults)
+    _, nodes = cluster
+    node = _with_call_timeout(nodes[1], 1)
+    code, out = exec_in(node, ["sh", "-c", "cat > /dev/null; sleep 3; echo finished"], stdin=b"config")
+    assert (code, out) == (0, "finished\n")
+
+
+@pytest.mark.docker
+def test_stdin_that_the_command_never_reads_fails_within_the_call_timeout(cluster):
+    _, nodes = cluster
+    node = _with_call_timeout(nodes[1], 1)
+    data = (b"x" * (1 << 20) for _ in range(64))   # more than the pipe and socket buffers hold
+    with pytest.raises(DockerError) as failed:
+        exec_in(node, ["sleep", "20"], stdin=data)
+    assert "stdin" in failed.value.message and "1 s" in failed.value.message

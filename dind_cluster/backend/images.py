@@ -13,7 +13,7 @@ import docker.errors
 
 from dind_cluster import registries, registry_plan
 from dind_cluster.backend.client import docker_client, docker_errors
-from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
+from dind_cluster.k8s_binaries import binaries_from_dir, download_binaries, sha256_file
 from dind_cluster.backend.kubeadm_probe import check_archives, probe_kubeadm
 from dind_cluster.backend.preload import preload_and_commit
 from dind_cluster.errors import ConfigError, DindError, DockerError

@@ -13,7 +13,7 @@ import pytest
 NAMES = ("kubeadm", "kubelet", "kubectl")
 SCRIPT = """
 import sys
-from dind_cluster.backend.k8s_binaries import download_binaries
+from dind_cluster.k8s_binaries import download_binaries
 got = download_binaries("v1.31.4", "amd64", {"HOME": sys.argv[2]}, base=sys.argv[1])
 print(sorted(str(p) for p in got.values()))
 """

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dind_cluster.backend.images import IMAGE_DIR, image_files
-from dind_cluster.backend.k8s_binaries import binaries_from_dir, download_binaries
+from dind_cluster.k8s_binaries import binaries_from_dir, download_binaries
 from dind_cluster.errors import ConfigError, DindError
 from dind_cluster.images import (ImageInputs, archive_names, binary_url, checksum_url,
                                  content_hash, context_plan, import_argv, node_image_settings,

@@ -28,12 +28,6 @@ def kubectl(master, *args: str, check: bool = True, stdin: bytes = None) -> tupl
     return exec_in(master, ["kubectl", f"--kubeconfig={ADMIN_CONF}", *args], check=check, stdin=stdin)
 
 
-def run(ctx: ActionContext, container, argv: Sequence[str]) -> tuple:
-    """exec_in, shown with -v: the commands `up` runs in nodes are part of what it explains."""
-    ctx.progress.command(container.name, argv)
-    return exec_in(container, list(argv))
-
-
 @dataclass(frozen=True)
 class BootFirst:
     """How to run a command on a node that may still be booting: in the exec that waits for its
@@ -48,8 +42,7 @@ def run_with_config(ctx: ActionContext, node, path: str, config: str, patches: d
                     argv: Sequence[str], boot: Optional[BootFirst] = None) -> tuple:
     """`run`, with the kubeadm config (shown with -v) and its patches put in by the same exec;
     with `boot`, that exec first waits for the node's boot (exec_with_files_once_booted)."""
-    ctx.progress.detail(config)
-    ctx.progress.command(node.name, argv)
+    ctx.progress.detail(config)   # the command itself is shown with -v as every exec is (show_commands)
     files, argv = {path: config, **patches}, [str(a) for a in argv]
     if boot is None:
         return exec_with_files(node, files, argv, mode=0o600)
@@ -112,7 +105,7 @@ def _discovery(ctx: ActionContext, master, args: KubeadmArgs, from_init: Optiona
         return endpoint, given["token"], given.get("ca_cert_hashes", [])
     if from_init is not None:
         return from_init
-    _, out = run(ctx, master, ["kubeadm", "token", "create", "--print-join-command"])
+    _, out = exec_in(master, ["kubeadm", "token", "create", "--print-join-command"])
     return kubeadm.parse_join_command(out)
 
 

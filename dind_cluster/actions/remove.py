@@ -69,7 +69,7 @@ def _leave_cluster(ctx: ActionContext, master, container, name: str, force: bool
                         "add --force to remove it anyway")
     for where, argv in steps:
         try:
-            kube.run(ctx, where, argv)
+            exec_in(where, argv)
         except (CommandFailed, DockerError) as exc:
             if not force:
                 raise DindError(exc.message, (exc.hint + "\n" if exc.hint else "") + "add --force to go on anyway")

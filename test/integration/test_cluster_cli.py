@@ -31,11 +31,17 @@ def cluster_env(engine, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def up_events(engine, cluster_env):
-    """`up` of the module's cluster; the engine's container events while it ran."""
+def verbose_up(engine, cluster_env):
+    """`-v up` of the module's cluster: (its stderr, the engine's container events while it ran)."""
     since = int(time.time()) - 1
-    cli(cluster_env, "up")
-    return list(engine.events(since=since, until=int(time.time()) + 1, decode=True, filters={"type": "container"}))
+    proc = cli(cluster_env, "-v", "up")
+    return proc.stderr, list(engine.events(since=since, until=int(time.time()) + 1, decode=True,
+                                           filters={"type": "container"}))
+
+
+@pytest.fixture(scope="module")
+def up_events(verbose_up):
+    return verbose_up[1]
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +98,14 @@ def test_up_puts_no_archive_into_a_node_and_boots_and_joins_a_worker_in_one_exec
         assert all(took >= BOOT_WAIT_SLICE - 1 for _, took in execs[:-1]), execs
         _, calls = exec_in(engine.containers.get(worker), ["cat", "/var/log/standin/calls.log"])
         assert [line.split()[2] for line in calls.splitlines() if line.split()[1] == "kubeadm"] == ["join"], calls
+
+
+def test_verbose_up_shows_a_workers_join_once_as_the_boot_report_that_runs_it(cluster, verbose_up):
+    shown = [line for line in verbose_up[0].splitlines() if "$ " in line and "kubeadm join" in line]
+    worker = node_names(cluster)[1]
+    mine = [line for line in shown if line.startswith(f"{worker}$ ")]
+    assert len(mine) == 1, shown
+    assert mine[0].startswith(f"{worker}$ {BOOT_REPORT} ") and mine[0].endswith(" -- kubeadm join --config=/etc/kubeadm/join.yaml")
 
 
 def test_a_node_image_of_an_older_dind_cluster_is_booted_then_joined(engine, cluster, tmp_path):

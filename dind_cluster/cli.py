@@ -237,7 +237,7 @@ def reup_cmd(ctx: typer.Context, retain: RetainOpt = False, skip_preflight: Skip
 def doctor_cmd(ctx: typer.Context) -> None:
     """Run the preflight checks of `up` alone: each problem with its fix."""
     from dind_cluster.actions.prune import space_report
-    from dind_cluster.backend.facts import preflight_problems
+    from dind_cluster.actions.cluster import preflight_problems
 
     actions = _action_context(ctx)
     found = preflight_problems(actions)

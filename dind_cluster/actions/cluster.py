@@ -176,10 +176,15 @@ def free_label_id(ctx: ActionContext) -> ActionContext:
     return ctx
 
 
+def preflight_problems(ctx: ActionContext) -> list:
+    """run_preflight on the facts of ctx's engine and host, for its plan."""
+    from dind_cluster.preflight import run_preflight
+
+    return run_preflight(ctx.facts(), ctx.plan, btrfs_anyway=ctx.flag("RUN_ON_BTRFS_ANYWAY"))
+
+
 def preflight(ctx: ActionContext) -> None:
     """Problems that would make `up` fail later, each with its fix; `--skip-preflight` bypasses."""
-    from dind_cluster.backend.facts import preflight_problems
-
     with ctx.progress.step("Checking the host and the engine (preflight)"):
         if hostconfig.load_br_netfilter(ctx):
             ctx.progress.detail("loaded br_netfilter on this host (the bridge CNI needs it)")

@@ -74,7 +74,7 @@ def test_a_label_whose_id_another_cluster_uses_takes_the_next_free_one(engine, s
     from dind_cluster.actions.cluster import free_label_id
     from dind_cluster.actions.context import ActionContext
     from dind_cluster.backend.client import docker_client
-    from dind_cluster.backend.facts import preflight_problems
+    from dind_cluster.actions.cluster import preflight_problems
     from dind_cluster.plan import make_plan
     from dind_cluster.ui import Progress
 

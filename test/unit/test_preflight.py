@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from dind_cluster.backend.facts import (docker_network, engine_controllers, host_facts,
-                                        parse_proc_ipv6_route, parse_proc_route)
+from dind_cluster.backend.facts import docker_network, engine_controllers
+from dind_cluster.host_facts import host_facts, parse_proc_ipv6_route, parse_proc_route
 from dind_cluster.plan import make_plan
 from dind_cluster.preflight import (GIB, DockerNetwork, Facts, HostRoute, Problem, disk_needed,
                                     run_preflight)
@@ -292,7 +292,7 @@ def test_bridge_cni_needs_br_netfilter_somewhere(loaded, module, cni, problems):
 
 
 def test_host_facts_find_br_netfilter_and_its_module(tmp_path):
-    from dind_cluster.backend.facts import host_facts
+    from dind_cluster.host_facts import host_facts
 
     (tmp_path / "proc/sys/kernel").mkdir(parents=True)
     (tmp_path / "proc/sys/kernel/osrelease").write_text("6.1.0-test\n")

@@ -61,6 +61,7 @@ def static_route_commands(plan: ClusterPlan) -> dict[str, list[list[str]]]:
 
 
 ROUTES_PATH = "/etc/dind/routes"   # read by the node's dind-node-setup at every boot
+ROUTE_BATCH_PATH = "/run/dind-route-commands"   # `ip -batch` input of a route update (tmpfs)
 
 
 def route_files(plan: ClusterPlan) -> dict[str, str]:

@@ -9,11 +9,11 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from dind_cluster import cni, images, kubeadm, kubeadm_args, resources
 from dind_cluster.actions.context import ActionContext
-from dind_cluster.backend.containers import exec_in, exec_with_files, exec_with_files_once_booted, put_files
+from dind_cluster.backend.containers import exec_in, exec_with_files, exec_with_files_once_booted
 from dind_cluster.errors import CommandFailed, ConfigError, DindError, Timeout
 from dind_cluster.kubeadm_args import KubeadmArgs
 from dind_cluster.parallel import run_all
@@ -167,20 +167,27 @@ def apply_cni_manifest(ctx: ActionContext, master) -> None:
 
 
 def add_static_routes(ctx: ActionContext, containers: Sequence) -> None:
-    """Every node reaches every other node's pod subnets through that node's management address:
-    one `ip -batch -` per node (one exec, not one per route: 30 nodes have 870 routes)."""
-    commands = cni.static_route_commands(ctx.plan)
+    """Every node reaches every other node's pod subnets through that node's management address."""
+    update_routes(ctx, containers, cni.static_route_commands(ctx.plan))
+
+
+def update_routes(ctx: ActionContext, containers: Sequence, commands: Mapping[str, Sequence[list]],
+                  tolerate_errors: bool = False) -> None:
+    """Each node's routes file anew from ctx.plan (dind-node-setup applies it at every boot) and
+    `commands[node]` as one `ip -batch`, both put in by the exec that runs it: one exec a node,
+    neither one a route (30 nodes have 870 routes) nor a put_archive."""
     files = cni.route_files(ctx.plan)
 
-    def add(container) -> None:
-        put_files(container, {cni.ROUTES_PATH: files.get(container.name, "")})
-        argvs = commands.get(container.name, ())
-        if argvs:
-            for argv in argvs:   # shown with -v as the routes they are, not as one `ip -batch -`
-                ctx.progress.command(container.name, argv)
-            exec_in(container, ["ip", "-batch", "-"], stdin=cni.ip_batch(argvs).encode())
+    def update(container) -> None:
+        argvs = list(commands.get(container.name, ()))
+        for argv in argvs:   # shown with -v as the routes they are, not as one `ip -batch`
+            ctx.progress.command(container.name, argv)
+        exec_with_files(container, {cni.ROUTES_PATH: files.get(container.name, ""),
+                                    cni.ROUTE_BATCH_PATH: cni.ip_batch(argvs)},
+                        ["ip", *(["-force"] if tolerate_errors else []), "-batch", cni.ROUTE_BATCH_PATH],
+                        check=not tolerate_errors)
 
-    run_all(add, containers)
+    run_all(update, containers)
 
 
 def wait_until_ready(ctx: ActionContext, master, timeout: float, interval: float = 2.0) -> None:

@@ -14,10 +14,9 @@ from dind_cluster.actions import kube
 from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.steps import live, reshaped
 from dind_cluster.backend import nodes as backend, snapshots
-from dind_cluster.backend.containers import exec_in, put_files
+from dind_cluster.backend.containers import exec_in
 from dind_cluster.errors import CommandFailed, DindError, DockerError
 from dind_cluster.naming import ROLE_LABEL, parse_node_name
-from dind_cluster.parallel import run_all
 
 DRAIN = ("drain", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=120s")
 
@@ -89,15 +88,8 @@ def _update_the_rest(shrunk: ActionContext, removed, containers: list) -> None:
     (else a restart or restore brings them back); the balancer forgets a removed master."""
     running = [c for c in containers if c.status == "running"]
     commands = cni.route_removal_commands(shrunk.plan, removed)
-    files = cni.route_files(shrunk.plan)
-
-    def forget(container) -> None:
-        put_files(container, {cni.ROUTES_PATH: files.get(container.name, "")})
-        for argv in commands:
-            exec_in(container, argv, check=False)
-
-    if commands:
-        run_all(forget, running)
+    if commands:   # a route some node lacks is no reason to stop: -force goes on
+        kube.update_routes(shrunk, running, {c.name: commands for c in running}, tolerate_errors=True)
     if removed.role == "master" and shrunk.plan.balancer is not None:
         from dind_cluster.backend.balancer import reconfigure
 

@@ -3,6 +3,8 @@
 pods of the nodes left still reach each other; it refuses strangers and the only master."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import clusters
@@ -18,6 +20,12 @@ def cluster(engine, tmp_path_factory):
         yield env
 
 
+def archives_put(engine, since, names):
+    """The nodes among `names` that got a put_archive (dockerd re-executes itself for each)."""
+    events = engine.events(since=since, until=int(time.time()) + 1, decode=True, filters={"type": "container"})
+    return {e["Actor"]["Attributes"].get("name") for e in events if e["Action"] == "extract-to-dir"} & set(names)
+
+
 def node_list(env):
     result = kubectl_in(env, f"dind-cluster-{env['CLUSTER_ID']}", "get", "nodes", "-o", "name")
     assert result.returncode == 0, result.stderr
@@ -26,7 +34,13 @@ def node_list(env):
 
 def test_a_joined_worker_comes_back_after_down_and_up(engine, cluster):
     sfx = cluster["_SFX"]
+    since = int(time.time()) - 1
     assert cli(cluster, "join").stdout.strip() == f"kube-node-2{sfx}"
+    # the others' routes to it (and their routes files) go in with the exec that adds the routes
+    master = engine.containers.get(f"kube-master{sfx}")
+    assert "10.244.3.0/24" in exec_in(master, ["ip", "route"])[1]
+    assert "-4 10.244.3.0/24 " in exec_in(master, ["cat", "/etc/dind/routes"])[1]
+    assert not archives_put(engine, since, [f"kube-master{sfx}", f"kube-node-1{sfx}"])
     cli(cluster, "down")
     result = cli(cluster, "up")
     assert "Restoring" in result.stderr
@@ -37,7 +51,9 @@ def test_a_joined_worker_comes_back_after_down_and_up(engine, cluster):
 def test_remove_node_leaves_nothing_of_it_and_the_rest_still_route(engine, cluster):
     sfx = cluster["_SFX"]
     removed = f"kube-node-1{sfx}"
+    since = int(time.time()) - 1
     assert cli(cluster, "remove-node", removed).stdout.split() == [removed]
+    assert not archives_put(engine, since, [f"kube-master{sfx}", f"kube-node-2{sfx}"])
     master = engine.containers.get(f"kube-master{sfx}")
     _, calls = exec_in(master, ["cat", "/var/log/standin/calls.log"])
     assert f"drain --ignore-daemonsets --delete-emptydir-data --timeout=120s {removed}" in calls

@@ -77,6 +77,46 @@ def limits_for(values: Mapping[str, str], role: str) -> NodeLimits:
                       cpus_from=cpus[0] if cpus else "", memory_from=memory[0] if memory else "")
 
 
+LIMITS_LABEL = "dind-cluster.io/limits"   # on node containers and their snapshots: what they were made with
+
+
+def limits_label(limits: NodeLimits) -> str:
+    """LIMITS_LABEL's value: 'cpus=1.5,memory=1073741824', only what is set; 'none' without limits."""
+    parts = ([f"cpus={limits.cpus:g}"] if limits.cpus is not None else []) + \
+            ([f"memory={limits.memory}"] if limits.memory is not None else [])
+    return ",".join(parts) or "none"
+
+
+def parse_limits_label(text: str) -> Optional[NodeLimits]:
+    """The limits a LIMITS_LABEL value records; None when it isn't one (a label set by hand)."""
+    if text == "none":
+        return NodeLimits()
+    found: dict = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        if key in found or len(value) > MAX_DIGITS or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+            return None
+        if key == "cpus":
+            found[key] = float(value)
+        elif key == "memory" and value.isdigit():
+            found[key] = int(value)
+        else:
+            return None
+    return NodeLimits(cpus=found.get("cpus"), memory=found.get("memory"))
+
+
+def same_limits(a: NodeLimits, b: NodeLimits) -> bool:
+    return (a.cpus, a.memory) == (b.cpus, b.memory)
+
+
+def describe_limits(limits: NodeLimits) -> str:
+    """'1 CPU and 768 MiB', '2 CPUs', 'no limits'."""
+    parts = ([f"{limits.cpus:g} CPU{'' if limits.cpus == 1 else 's'}"] if limits.cpus is not None else []) + \
+            ([f"{limits.memory // MIB} MiB" if limits.memory % MIB == 0 else f"{limits.memory} bytes"]
+             if limits.memory is not None else [])
+    return " and ".join(parts) or "no limits"
+
+
 def check_against_host(limits: NodeLimits, host_cpus: int, host_memory: int) -> None:
     """A node can't have more than the engine's host has."""
     if limits.cpus is not None and limits.cpus > host_cpus:

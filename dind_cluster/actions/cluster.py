@@ -7,7 +7,7 @@ import secrets
 import sys
 from typing import Callable, Optional, Sequence
 
-from dind_cluster import locks
+from dind_cluster import locks, resources
 
 from dind_cluster.actions import hostconfig, kube, registry as registry_steps
 from dind_cluster.actions.context import ActionContext
@@ -105,7 +105,7 @@ def _joining(ctx: ActionContext) -> str:
 def restore(ctx: ActionContext, retain: bool = False) -> None:
     """Recreate the nodes from their snapshots on their kept volumes; kubeadm doesn't run again."""
     check_values(ctx)
-    ctx = live(ctx)
+    ctx = kept_limits(live(ctx))
     check_host_limits(ctx)
     run_mode = node_run_mode(ctx, snapshots.snapshot_ref(ctx.plan.master.name))
     with undone_on_failure(ctx, retain) as created:
@@ -122,6 +122,28 @@ def restore(ctx: ActionContext, retain: bool = False) -> None:
         publish_kubeconfig(ctx, containers[0])
         registry_steps.publish_configmap(ctx, containers[0])
         wait_until_ready(ctx, containers[0])
+
+
+def kept_limits(ctx: ActionContext) -> ActionContext:
+    """Restored nodes keep the CPU and memory limits they were made with, whatever DIND_*_CPUS and
+    _MEMORY say now: the kubelet's reservation in their /var was computed for those (new Docker
+    limits under it would make allocatable lie). minikube refuses such a change alike."""
+    recorded = snapshots.recorded_limits(ctx.client, ctx.plan)
+    changed = [(node, recorded[node.name]) for node in ctx.plan.nodes
+               if node.name in recorded and not resources.same_limits(node.limits, recorded[node.name])]
+    if not changed:
+        return ctx
+    groups: dict = {}   # 30 workers changed alike make one clause, not 30
+    for node, old in changed:
+        key = (resources.describe_limits(old), resources.describe_limits(node.limits))
+        groups.setdefault(key, []).append(node.name)
+    ctx.progress.line("WARNING: the node limits asked for differ from the cluster's; "
+                      + "; ".join(f"{', '.join(names)} keep{'s' if len(names) == 1 else ''} {old} (asked: {new})"
+                                  for (old, new), names in groups.items())
+                      + f". 'dind-cluster clean' then 'up' makes {ctx.plan.context} anew with the new limits")
+    kept = {node.name: old for node, old in changed}
+    nodes = tuple(dataclasses.replace(n, limits=kept.get(n.name, n.limits)) for n in ctx.plan.nodes)
+    return dataclasses.replace(ctx, plan=dataclasses.replace(ctx.plan, nodes=nodes))
 
 
 @exclusive("taken down")

@@ -24,7 +24,7 @@ from dind_cluster.errors import DockerError
 from dind_cluster.images import NODE_FILES_ENV, NODE_FILES_LABEL, VAR_SEED_LABEL
 from dind_cluster.naming import CLUSTER_LABEL, ROLE_LABEL
 from dind_cluster.parallel import run_all
-from dind_cluster.resources import docker_limits
+from dind_cluster.resources import LIMITS_LABEL, docker_limits, limits_label
 from dind_cluster.plan import ClusterPlan, NodePlan, Shape, shape_from_names
 
 NODE_LABEL = "dind-cluster.io/node"
@@ -78,7 +78,7 @@ def node_env(plan: ClusterPlan, node: NodePlan) -> str:
 
 
 def node_labels(plan: ClusterPlan, node: NodePlan) -> dict:
-    labels = {**plan.labels, ROLE_LABEL: node.role, NODE_LABEL: node.name}
+    labels = {**plan.labels, ROLE_LABEL: node.role, NODE_LABEL: node.name, LIMITS_LABEL: limits_label(node.limits)}
     if plan.balancer is not None:
         labels[BALANCER_LABEL] = plan.balancer.name
     return labels

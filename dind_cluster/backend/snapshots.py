@@ -15,6 +15,7 @@ from dind_cluster.backend.runmode import RunMode
 from dind_cluster.errors import DockerError
 from dind_cluster.parallel import run_all
 from dind_cluster.plan import ClusterPlan, NodePlan
+from dind_cluster.resources import LIMITS_LABEL, parse_limits_label
 
 SNAPSHOT_REPO = "dind-cluster-snapshot"
 
@@ -94,6 +95,19 @@ def missing_snapshot_parts(client: docker.DockerClient, plan: ClusterPlan) -> li
 def has_snapshot(client: docker.DockerClient, plan: ClusterPlan) -> bool:
     """True only when every node has both its snapshot image and its volume."""
     return not missing_snapshot_parts(client, plan)
+
+
+def recorded_limits(client: docker.DockerClient, plan: ClusterPlan) -> dict:
+    """{node name: the NodeLimits its snapshot says it was made with}, for the nodes whose snapshot
+    records them (an older dind-cluster's doesn't)."""
+    found = {}
+    for node in plan.nodes:
+        image = _image(client, snapshot_ref(node.name))
+        text = (image.labels or {}).get(LIMITS_LABEL) if image is not None else None
+        limits = parse_limits_label(text) if text is not None else None
+        if limits is not None:
+            found[node.name] = limits
+    return found
 
 
 def restore_nodes(client: docker.DockerClient, plan: ClusterPlan, run_mode: RunMode,

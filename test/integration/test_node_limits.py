@@ -69,3 +69,20 @@ def test_more_cpus_than_the_host_has_fail_before_anything_is_created(engine, lim
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("ERROR: DIND_MASTER_CPUS: 4096 CPUs is more than")
     assert owned(engine, f"cluster-{env['CLUSTER_ID']}") == ([], [], [])
+
+
+def test_a_restore_keeps_the_limits_the_nodes_were_made_with_and_says_so(engine, limited):
+    # The kubelet's reservation in each node's /var was computed for the old limits: new Docker
+    # limits under it would make allocatable wrong. As minikube, keep them and tell how to change.
+    cli(limited, "down")
+    changed = {**limited, "DIND_NODE_MEMORY": "2g", "DIND_WORKER_MEMORY": "", "DIND_NODE_CPUS": ""}
+    result = cli(changed, "up")
+    assert "Restoring" in result.stderr
+    for node, memory in (("kube-master", GIB), ("kube-node-1", 768 * 2**20)):
+        container = engine.containers.get(f"{node}-cluster-{limited['CLUSTER_ID']}")
+        assert container.attrs["HostConfig"]["Memory"] == memory
+        assert container.attrs["HostConfig"]["NanoCpus"] == 10**9
+    warning = [line for line in result.stderr.splitlines() if line.startswith("WARNING:")]
+    assert len(warning) == 1, result.stderr
+    assert f"kube-node-1-cluster-{limited['CLUSTER_ID']}" in warning[0] and "768 MiB" in warning[0]
+    assert "clean" in warning[0]

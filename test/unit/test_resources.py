@@ -108,3 +108,22 @@ def test_the_hosts_size_is_asked_of_the_engine_once_per_command():
     patches = {**kube.kubelet_patches(ctx, ctx.plan.nodes[:1]), **kube.kubelet_patches(ctx, ctx.plan.nodes[1:])}
     assert engine.infos == 1
     assert sorted(patches) == [node.name for node in ctx.plan.nodes]
+
+
+@pytest.mark.parametrize("limits", [NodeLimits(), NodeLimits(cpus=1.5), NodeLimits(memory=768 * 2**20),
+                                    NodeLimits(cpus=0.25, memory=6 * 2**20, cpus_from="DIND_NODE_CPUS")])
+def test_the_limits_label_records_what_a_node_was_made_with(limits):
+    text = resources.limits_label(limits)
+    assert resources.same_limits(resources.parse_limits_label(text), limits)
+
+
+@pytest.mark.parametrize("text", ["", "cpus=", "cpus=1,cpus=2", "memory=1.5", "cpus=-1", "gpus=1",
+                                  "memory=" + "9" * 500, "cpus=1;rm -rf /"])
+def test_a_limits_label_set_by_hand_is_not_taken_for_limits(text):
+    assert resources.parse_limits_label(text) is None
+
+
+def test_limits_are_described_in_words():
+    assert resources.describe_limits(NodeLimits()) == "no limits"
+    assert resources.describe_limits(NodeLimits(cpus=1, memory=768 * 2**20)) == "1 CPU and 768 MiB"
+    assert resources.describe_limits(NodeLimits(cpus=2.5)) == "2.5 CPUs"

@@ -82,7 +82,7 @@ LIMITS_LABEL = "dind-cluster.io/limits"   # on node containers and their snapsho
 
 def limits_label(limits: NodeLimits) -> str:
     """LIMITS_LABEL's value: 'cpus=1.5,memory=1073741824', only what is set; 'none' without limits."""
-    parts = ([f"cpus={limits.cpus:g}"] if limits.cpus is not None else []) + \
+    parts = ([f"cpus={limits.cpus!r}"] if limits.cpus is not None else []) + \
             ([f"memory={limits.memory}"] if limits.memory is not None else [])
     return ",".join(parts) or "none"
 

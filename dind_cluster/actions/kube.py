@@ -182,10 +182,11 @@ def update_routes(ctx: ActionContext, containers: Sequence, commands: Mapping[st
         argvs = list(commands.get(container.name, ()))
         for argv in argvs:   # shown with -v as the routes they are, not as one `ip -batch`
             ctx.progress.command(container.name, argv)
+        batch = ["ip", "-batch", cni.ROUTE_BATCH_PATH]
+        if tolerate_errors:   # routes' errors only: the files must still go in
+            batch = ["sh", "-c", 'ip -force -batch "$1" || true', "routes", cni.ROUTE_BATCH_PATH]
         exec_with_files(container, {cni.ROUTES_PATH: files.get(container.name, ""),
-                                    cni.ROUTE_BATCH_PATH: cni.ip_batch(argvs)},
-                        ["ip", *(["-force"] if tolerate_errors else []), "-batch", cni.ROUTE_BATCH_PATH],
-                        check=not tolerate_errors)
+                                    cni.ROUTE_BATCH_PATH: cni.ip_batch(argvs)}, batch)
 
     run_all(update, containers)
 

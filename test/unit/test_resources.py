@@ -111,7 +111,8 @@ def test_the_hosts_size_is_asked_of_the_engine_once_per_command():
 
 
 @pytest.mark.parametrize("limits", [NodeLimits(), NodeLimits(cpus=1.5), NodeLimits(memory=768 * 2**20),
-                                    NodeLimits(cpus=0.25, memory=6 * 2**20, cpus_from="DIND_NODE_CPUS")])
+                                    NodeLimits(cpus=0.25, memory=6 * 2**20, cpus_from="DIND_NODE_CPUS"),
+                                    NodeLimits(cpus=1.2345678)])
 def test_the_limits_label_records_what_a_node_was_made_with(limits):
     text = resources.limits_label(limits)
     assert resources.same_limits(resources.parse_limits_label(text), limits)

@@ -34,7 +34,7 @@ from dind_cluster.actions.context import ActionContext
 from dind_cluster.actions.kube import ADMIN_CONF
 from dind_cluster.backend import nodes
 from dind_cluster.backend.client import docker_errors
-from dind_cluster.backend.containers import exec_demux
+from dind_cluster.backend.containers import exec_demux_tail
 from dind_cluster.errors import DindError, EngineUnreachable
 from dind_cluster.kubeadm import CRI_SOCKET
 from dind_cluster.naming import ROLE_LABEL
@@ -66,16 +66,28 @@ class Collected:
 
 # --- running commands in a node -------------------------------------------------------------------
 
+# What one command's output may hold in memory: a node's journal after weeks can be gigabytes
+# (journald keeps up to 4 GiB); its end, the newest lines, is what a dump is read for.
+COLLECT_MAX_BYTES = 16 << 20
+
+
 def run(container, cmd: Command) -> tuple[bytes, Optional[str]]:
-    """(stdout, problem or None); stderr only feeds the problem line."""
+    """(stdout, problem or None); stderr only feeds the problem line. Of an output over
+    COLLECT_MAX_BYTES the end is kept, after a line saying so, and the problem says so too."""
     argv = " ".join(cmd.argv)
     try:
         with docker_errors(f"{container.name}: running '{argv}'"):
-            code, out, err = exec_demux(container, list(cmd.argv))
+            code, out, err, dropped = exec_demux_tail(container, list(cmd.argv), COLLECT_MAX_BYTES)
     except (DindError, OSError) as exc:
         return b"", getattr(exc, "message", None) or str(exc)
     if code in NOT_FOUND and cmd.fallback is not None:
         return run(container, cmd.fallback)
+    if dropped:
+        kept = f"{COLLECT_MAX_BYTES >> 20} MiB"
+        out = (f"[dind-cluster: the first {dropped} bytes were left out; "
+               f"`docker exec {container.name} {argv}` shows all]\n").encode() + out
+        if code in cmd.ok:
+            return out, f"{container.name}: '{argv}' printed more than {kept}: kept its last {kept}"
     if code in cmd.ok:
         return out or b"", None
     said = (err or out or b"").decode(errors="replace").strip().splitlines()

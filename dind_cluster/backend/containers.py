@@ -93,8 +93,10 @@ def exec_in(container, argv: list, *, stdin: Stdin = None,
 STDOUT, STDERR = 1, 2
 
 
-def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None, stdin: Stdin = None) -> tuple:
-    """Run argv: (exit code, [(STDOUT or STDERR, bytes), …] in the order sent). With `stdin`, a
+def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None, stdin: Stdin = None,
+             collect: Optional[Callable[[int, bytes], None]] = None) -> tuple:
+    """Run argv: (exit code, [(STDOUT or STDERR, bytes), …] in the order sent); with `collect`,
+    each frame goes to collect(stream, data) instead and the list is empty. With `stdin`, a
     thread writes it on the hijacked socket and then half-closes it while we read the output.
     Docker errors pass unchanged (callers wrap them in docker_errors)."""
     api = container.client.api
@@ -111,8 +113,10 @@ def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None, std
         writer = threading.Thread(target=_feed, args=(getattr(sock, "_sock", sock), chunks, failed,
                                                       api.timeout), daemon=True)
         writer.start()
+    frames: list = []
     try:
-        frames = list(_frames(reader))
+        for stream, data in _frames(reader):
+            frames.append((stream, data)) if collect is None else collect(stream, data)
     finally:
         if writer is not None:
             writer.join()
@@ -146,6 +150,38 @@ def exec_demux(container, argv: list) -> tuple:
     code, frames = run_exec(container, argv)
     return (code, b"".join(data for stream, data in frames if stream == STDOUT),
             b"".join(data for stream, data in frames if stream == STDERR))
+
+
+class Tail:
+    """The last `limit` bytes of a stream (cut at a line's start), in at most twice that memory."""
+
+    def __init__(self, limit: int):
+        self.limit, self.dropped, self._buf = limit, 0, bytearray()
+
+    def add(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) > 2 * self.limit:
+            self._cut(len(self._buf) - self.limit)
+
+    def value(self) -> bytes:
+        if len(self._buf) > self.limit:
+            self._cut(len(self._buf) - self.limit)
+        return bytes(self._buf)
+
+    def _cut(self, n: int) -> None:
+        if self._buf[n - 1:n] != b"\n":   # the line cut in two goes too
+            end = self._buf.find(b"\n", n)
+            n = len(self._buf) if end < 0 else end + 1
+        self.dropped += n
+        del self._buf[:n]
+
+
+def exec_demux_tail(container, argv: list, limit: int) -> tuple:
+    """exec_demux holding at most the last `limit` bytes of stdout and of stderr: (exit code,
+    stdout, stderr, bytes of stdout left out). All of it is read, so the command ends as it would."""
+    out, err = Tail(limit), Tail(min(limit, 1 << 16))
+    code, _ = run_exec(container, argv, collect=lambda stream, data: (out if stream == STDOUT else err).add(data))
+    return code, out.value(), err.value(), out.dropped
 
 
 def _start_exec(api, exec_id: str) -> tuple:

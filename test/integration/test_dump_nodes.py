@@ -166,3 +166,17 @@ def test_export_logs_writes_sections_var_log_inspect_and_engine_info(cluster, tm
     modes = {p.stat().st_mode & 0o077 for p in root.rglob("*")}
     assert modes == {0}, "exported logs must be private to the user"
     assert not any(worker.name in p for p in problems)
+
+
+def test_a_command_printing_more_than_the_cap_keeps_its_last_part_and_says_so(cluster, monkeypatch):
+    # A node's journal after weeks (journald keeps up to 4 GiB) must not be held whole in memory
+    from dind_cluster.actions import diagnostics
+
+    _, _, worker = cluster
+    monkeypatch.setattr(diagnostics, "COLLECT_MAX_BYTES", 1 << 20, raising=False)
+    out, problem = diagnostics.run(worker, diagnostics.Command(("seq", "1", "3000000")))   # ~21 MB
+    assert len(out) <= (1 << 20) + 200
+    lines = out.decode().splitlines()
+    assert lines[-1] == "3000000" and lines[0].startswith("[dind-cluster: the first ")
+    assert int(lines[1]) + len(lines) - 2 == 3000000    # whole lines, none lost after the cut
+    assert problem is not None and "seq 1 3000000" in problem and "last 1 MiB" in problem

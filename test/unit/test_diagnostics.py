@@ -270,12 +270,12 @@ def test_exported_files_are_private(tmp_path):
 @pytest.fixture(autouse=True)
 def execs_answered_by_the_mock(monkeypatch):
     """The containers below say what their commands print through the SDK's exec_run (ExecResult
-    with demux output); dump collection reads them through backend.containers.exec_demux."""
-    def exec_demux(container, argv):
+    with demux output); dump collection reads them through backend.containers.exec_demux_tail."""
+    def exec_demux_tail(container, argv, limit):
         result = container.exec_run(argv, demux=True)
         out, err = result.output
-        return result.exit_code, out or b"", err or b""
-    monkeypatch.setattr(diag, "exec_demux", exec_demux)
+        return result.exit_code, out or b"", err or b"", 0
+    monkeypatch.setattr(diag, "exec_demux_tail", exec_demux_tail)
 
 
 def node(results: dict) -> Container:

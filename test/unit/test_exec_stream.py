@@ -130,3 +130,15 @@ def test_a_boot_report_that_ends_well_without_running_the_command_is_an_older_im
     container, _, replies = node
     with pytest.raises(DockerError, match="older than this dind-cluster"):
         booted_then(container, replies, [(frames(REPORT), 0)])
+
+
+def test_a_tail_keeps_the_last_whole_lines_within_its_limit():
+    from dind_cluster.backend.containers import Tail
+
+    tail = Tail(20)
+    text = b"".join(b"line %03d\n" % i for i in range(100))   # 9 bytes a line
+    for start in range(0, len(text), 7):   # chunks that cut lines in two
+        tail.add(text[start:start + 7])
+    kept = tail.value()
+    assert kept == b"line 098\nline 099\n"
+    assert tail.dropped + len(kept) == len(text)

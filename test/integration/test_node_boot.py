@@ -231,3 +231,15 @@ def test_the_command_given_to_the_boot_wait_doesnt_run_on_a_node_whose_set_up_fa
                                                   units=("dind-node-setup.service",))
     assert (report.state, report.units, code) == ("ready", {"dind-node-setup.service": "failed"}, 76)
     assert exec_in(node, ["test", "-e", "/etc/ran"], check=False)[0] == 1
+
+
+def test_a_nodes_journal_on_its_kept_var_is_held_to_a_small_size(cluster):
+    # The journal lives on the /var volume that down/up keep, and a node is removed without a clean
+    # shutdown: its next boot leaves the last file aside and starts a new one, 8 MiB each time.
+    # journald's own limit (10 % of the file system, up to 4 GiB) would let that pile up per node.
+    _, nodes = cluster
+    for node in nodes:
+        exec_in(node, ["journalctl", "--flush"])
+        said = exec_in(node, ["journalctl", "-b", "-u", "systemd-journald", "--no-pager", "-o", "cat"])[1]
+        system = [line for line in said.splitlines() if line.startswith("System Journal (/var/log/journal/")]
+        assert system and ", max 256M," in system[-1], said

@@ -114,9 +114,10 @@ def run_exec(container, argv: list, env: Optional[Mapping[str, str]] = None, std
                                                       api.timeout), daemon=True)
         writer.start()
     frames: list = []
+    take = collect or (lambda stream, data: frames.append((stream, data)))
     try:
         for stream, data in _frames(reader):
-            frames.append((stream, data)) if collect is None else collect(stream, data)
+            take(stream, data)
     finally:
         if writer is not None:
             writer.join()
